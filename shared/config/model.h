@@ -1,0 +1,228 @@
+#pragma once
+// The typed model of an Xray JSON configuration (spec/config.md), after loading, merging
+// and validation. Only what xsup runs is modelled in detail; every other field is either
+// validated and rejected as "not supported yet" by the loader, or warned about as unknown.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "shared/base/log.h"
+#include "shared/net/destination.h"
+#include "shared/net/port_list.h"
+
+namespace xsup::config {
+
+struct LogConfig {
+  log::Level level = log::Level::kWarning;
+  std::string access;  // "" = stderr, "none" = off
+  std::string error;   // "" = stderr, "none" = off
+  bool dns_log = false;
+  std::string mask_address;  // "", "quarter", "half", "full"
+  bool present = false;      // without a `log` section the access log is off
+};
+
+// One policy level (spec/config.md §4). Durations in whole seconds.
+struct PolicyLevel {
+  std::chrono::seconds handshake{60};
+  std::chrono::seconds conn_idle{300};
+  std::chrono::seconds uplink_only{1};
+  std::chrono::seconds downlink_only{1};
+  std::int32_t buffer_size_kib = 512;  // negative = unlimited
+  bool stats_user_uplink = false;
+  bool stats_user_downlink = false;
+  bool stats_user_online = false;
+};
+
+struct PolicyConfig {
+  std::map<std::uint32_t, PolicyLevel> levels;
+  bool stats_inbound_uplink = false;
+  bool stats_inbound_downlink = false;
+  bool stats_outbound_uplink = false;
+  bool stats_outbound_downlink = false;
+  bool present = false;  // without a `policy` section level 1 gets connIdle 600 s
+
+  // The level as Xray resolves it: listed -> that, else the defaults.
+  PolicyLevel level(std::uint32_t n) const;
+};
+
+struct SniffingConfig {
+  bool enabled = false;
+  std::vector<std::string> dest_override;  // normalised: "http", "tls", "quic", "fakedns"
+  std::vector<std::string> domains_excluded;
+  std::vector<std::string> ips_excluded;
+  bool metadata_only = false;
+  bool route_only = false;
+};
+
+enum class Tproxy { kOff, kRedirect, kTproxy };
+enum class DomainStrategy {
+  kAsIs, kUseIp, kUseIpv4, kUseIpv6, kUseIpv4v6, kUseIpv6v4,
+  kForceIp, kForceIpv4, kForceIpv6, kForceIpv4v6, kForceIpv6v4,
+};
+
+struct CustomSockopt {
+  std::string network;  // prefix of tcp4/tcp6/udp4/udp6, "" = all
+  int level = 6;
+  int opt = 0;
+  bool is_string = false;
+  std::int64_t int_value = 0;
+  std::string string_value;
+};
+
+// streamSettings.sockopt (spec/sockopt.md). Absent optionals leave the OS default.
+struct SockoptConfig {
+  std::uint32_t mark = 0;
+  std::optional<int> tcp_fast_open;  // >0 on, <=0 forced off (true=256, false=-1)
+  Tproxy tproxy = Tproxy::kOff;
+  DomainStrategy domain_strategy = DomainStrategy::kAsIs;
+  int tcp_keep_alive_idle = 0;
+  int tcp_keep_alive_interval = 0;
+  int tcp_user_timeout_ms = 0;
+  std::string tcp_congestion;
+  int tcp_window_clamp = 0;
+  int tcp_max_seg = 0;
+  std::string interface;
+  bool v6only = false;
+  bool tcp_mptcp = false;
+  std::vector<CustomSockopt> custom;
+};
+
+enum class TransportKind { kRaw, kKcp, kWebSocket, kGrpc, kHttpUpgrade, kXhttp };
+enum class SecurityKind { kNone, kTls, kReality };
+
+struct StreamSettings {
+  TransportKind network = TransportKind::kRaw;
+  SecurityKind security = SecurityKind::kNone;
+  SockoptConfig sockopt;
+  bool accept_proxy_protocol = false;
+};
+
+struct Account {
+  std::string user;
+  std::string pass;
+  std::uint32_t level = 0;
+  std::string email;  // defaults to user for SOCKS/HTTP accounts
+};
+
+struct SocksInbound {
+  bool auth_password = false;  // settings.auth == "password"
+  std::vector<Account> accounts;
+  bool udp = false;
+  std::string ip;  // address announced in UDP ASSOCIATE replies; "" = the local address
+  std::uint32_t user_level = 0;
+};
+
+struct HttpInbound {
+  std::vector<Account> accounts;
+  bool allow_transparent = false;
+  std::uint32_t user_level = 0;
+};
+
+// dokodemo-door, also spelled "tunnel" (address/port or rewriteAddress/rewritePort).
+struct DokodemoInbound {
+  net::Address address;  // empty = keep the original destination
+  std::uint16_t port = 0;
+  bool tcp = true;
+  bool udp = false;
+  bool follow_redirect = false;
+  std::uint32_t user_level = 0;
+};
+
+using InboundSettings = std::variant<SocksInbound, HttpInbound, DokodemoInbound>;
+
+struct InboundConfig {
+  std::string tag;
+  std::string protocol;      // normalised: "socks", "http", "dokodemo-door" ("mixed" -> socks)
+  std::string listen;        // IP literal; "" = 0.0.0.0
+  net::PortList ports;       // at least one port
+  InboundSettings settings;
+  StreamSettings stream;
+  SniffingConfig sniffing;
+  std::string path;          // JSON path, e.g. "inbounds[2]", for messages
+};
+
+struct FreedomOutbound {
+  DomainStrategy domain_strategy = DomainStrategy::kAsIs;
+  std::optional<net::Destination> redirect;  // address and/or port; empty parts keep the target's
+  std::uint32_t user_level = 0;
+};
+
+struct BlackholeOutbound {
+  bool http_response = false;  // response.type == "http"
+};
+
+struct ProxyServer {
+  net::Destination address;  // network tcp
+  std::vector<Account> users;
+};
+
+struct SocksOutbound {
+  std::vector<ProxyServer> servers;
+};
+
+struct HttpOutbound {
+  std::vector<ProxyServer> servers;
+  std::vector<std::pair<std::string, std::string>> headers;  // sent with CONNECT
+};
+
+using OutboundSettings = std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound,
+                                      HttpOutbound>;
+
+struct OutboundConfig {
+  std::string tag;
+  std::string protocol;  // normalised: "freedom" ("direct"), "blackhole" ("block"), "socks", "http"
+  OutboundSettings settings;
+  StreamSettings stream;
+  std::string send_through;  // IP literal or ""
+  std::string path;
+};
+
+struct RoutingRule {
+  std::string outbound_tag;
+  std::string balancer_tag;
+  std::vector<std::string> inbound_tag;
+  std::optional<std::vector<net::Network>> network;
+  std::vector<std::string> protocol;
+  std::optional<net::PortList> port;
+  std::optional<net::PortList> source_port;
+  std::optional<net::PortList> local_port;
+  std::vector<std::string> user;
+  std::vector<std::string> domain;  // as written: "full:x", "domain:x", "regexp:x", "geosite:x", plain
+  std::vector<std::string> ip;      // as written: CIDR, "geoip:x", "!..."
+  std::vector<std::string> source_ip;
+  std::vector<std::string> local_ip;
+  std::string path;  // "routing.rules[3]"
+};
+
+enum class RoutingStrategy { kAsIs, kIpIfNonMatch, kIpOnDemand };
+
+struct RoutingConfig {
+  RoutingStrategy domain_strategy = RoutingStrategy::kAsIs;
+  std::vector<RoutingRule> rules;
+};
+
+// The `xsup` object: what Xray lacks (DESIGN.md §6).
+struct XsupSection {
+  unsigned workers = 0;  // 0 = CPU count
+  std::string user;      // "" = nobody when started as root
+  std::string store;
+  std::string control_socket = "/run/xsup/control.sock";
+  std::string web_listen;
+  std::chrono::seconds drain_timeout{60};
+};
+
+struct Config {
+  LogConfig log;
+  PolicyConfig policy;
+  std::vector<InboundConfig> inbounds;
+  std::vector<OutboundConfig> outbounds;
+  RoutingConfig routing;
+  XsupSection xsup;
+};
+
+}  // namespace xsup::config
