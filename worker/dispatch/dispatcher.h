@@ -16,6 +16,7 @@
 #include "worker/core/prefetch.h"
 #include "worker/core/session.h"
 #include "worker/core/stream.h"
+#include "worker/dispatch/route.h"
 #include "worker/proxy/outbound.h"
 
 namespace xsup::worker::dispatch {
@@ -23,7 +24,6 @@ namespace xsup::worker::dispatch {
 using asio::awaitable;
 using base::Expected;
 
-class Router;
 
 class Dispatcher {
  public:

@@ -1,0 +1,118 @@
+#include "worker/dispatch/dispatcher.h"
+
+#include <fmt/format.h>
+
+#include "shared/base/log.h"
+#include "worker/core/relay.h"
+#include "worker/dispatch/route.h"
+
+namespace xsup::worker::dispatch {
+namespace {
+
+std::string source_text(const core::Session& session) {
+  return log::mask(session.source.address.to_string()) + ":" +
+         std::to_string(session.source.port);
+}
+
+void write_access(const core::Session& session, std::string_view verdict) {
+  if (!log::access_enabled()) return;
+  std::string line = fmt::format("from {} {} {} [{} -> {}]", source_text(session), verdict,
+                                 session.target.to_string(), session.inbound_tag,
+                                 session.outbound_tag);
+  if (!session.user.empty()) {
+    line += " email: ";
+    line += session.user;
+  }
+  log::access(line);
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(const config::Config& config,
+                       std::vector<std::unique_ptr<proxy::Outbound>> outbounds,
+                       std::unique_ptr<Router> router)
+    : config_(config), outbounds_(std::move(outbounds)), router_(std::move(router)) {}
+
+Dispatcher::~Dispatcher() = default;
+
+awaitable<Expected<proxy::Outbound*>> Dispatcher::route(core::Session& session) {
+  std::string tag;
+  if (router_) {
+    auto picked = co_await router_->pick(session);
+    if (!picked) co_return picked.error();
+    tag = std::move(*picked);
+  }
+  if (tag.empty()) {
+    if (outbounds_.empty()) co_return base::Error(base::Errc::kNoRoute, "no outbound configured");
+    session.outbound_tag = outbounds_.front()->tag();
+    co_return outbounds_.front().get();
+  }
+  for (auto& outbound : outbounds_) {
+    if (outbound->tag() == tag) {
+      session.outbound_tag = tag;
+      co_return outbound.get();
+    }
+  }
+  // Xray closes such connections rather than using the default outbound.
+  session.outbound_tag = tag;
+  co_return base::Error(base::Errc::kNoRoute, "routed to an outbound tag that does not exist");
+}
+
+awaitable<void> Dispatcher::dispatch(core::Session& session, core::Stream& client,
+                                     core::Prefetch first) {
+  if (session.sniffing != nullptr && session.sniffing->enabled) {
+    co_await sniff(session, client, first);
+  }
+  auto outbound = co_await route(session);
+  if (!outbound) {
+    write_access(session, "rejected");
+    log::info(session.id, "dispatch: {} for {}: {}", session.outbound_tag.empty() ? "no route" : "no outbound " + session.outbound_tag,
+              session.target.to_string(), outbound.error().message());
+    co_return;
+  }
+  write_access(session, "accepted");
+  auto server = co_await (*outbound)->connect(session);
+  if (!server) {
+    log::info(session.id, "{}: failed to open {}: {}", session.outbound_tag,
+              session.target.to_string(), server.error().message());
+    co_return;
+  }
+  // Hand the prefetched bytes over, then give the buffer back before the long relay.
+  std::uint64_t first_bytes = first.size();
+  if (first_bytes > 0) {
+    std::error_code ec = co_await (*server)->write_all(
+        asio::buffer(first.bytes().data(), first.bytes().size()));
+    if (ec) {
+      log::info(session.id, "{}: write to {} failed: {}", session.outbound_tag,
+                session.target.to_string(), ec.message());
+      (*server)->close();
+      co_return;
+    }
+  }
+  first = core::Prefetch{};
+  auto result = co_await core::relay(client, **server, {}, session.policy);
+  (*server)->close();
+  log::info(session.id, "closed {}: up {} down {} via {} ({}{}{})", session.target.to_string(),
+            result.uplink + first_bytes, result.downlink, result.spliced ? "splice" : "copy",
+            result.ended_by, result.error ? ": " : "",
+            result.error ? result.error.message() : "");
+}
+
+awaitable<Expected<core::StreamPtr>> Dispatcher::connect(core::Session& session) {
+  auto outbound = co_await route(session);
+  if (!outbound) co_return outbound.error();
+  write_access(session, "accepted");
+  co_return co_await (*outbound)->connect(session);
+}
+
+awaitable<Expected<core::PacketStreamPtr>> Dispatcher::open_packets(core::Session& session) {
+  auto outbound = co_await route(session);
+  if (!outbound) {
+    write_access(session, "rejected");
+    co_return outbound.error();
+  }
+  write_access(session, "accepted");
+  co_return co_await (*outbound)->open_packets(session);
+}
+
+}  // namespace xsup::worker::dispatch

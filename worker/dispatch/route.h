@@ -1,0 +1,31 @@
+#pragma once
+// The dispatcher's two decisions before a connection is opened: what the first client
+// bytes say (sniffing, spec/sniffing-routing.md §2) and which outbound takes it.
+
+#include <string>
+
+#include <asio/awaitable.hpp>
+
+#include "shared/base/error.h"
+#include "worker/core/prefetch.h"
+#include "worker/core/session.h"
+#include "worker/core/stream.h"
+
+namespace xsup::worker::dispatch {
+
+using asio::awaitable;
+
+class Router {
+ public:
+  virtual ~Router() = default;
+  // The outbound tag for the session; "" means the default (first) outbound. May resolve
+  // the target's domain (domainStrategy), never blocking the loop.
+  virtual awaitable<base::Expected<std::string>> pick(core::Session& session) = 0;
+};
+
+// Reads the client's first bytes into `first` (at most its buffer, within the sniffing
+// time budget) and applies what they reveal: session.protocol, and the sniffed domain as
+// the target or, with routeOnly, as session.route_domain.
+awaitable<void> sniff(core::Session& session, core::Stream& client, core::Prefetch& first);
+
+}  // namespace xsup::worker::dispatch

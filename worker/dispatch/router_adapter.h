@@ -1,0 +1,14 @@
+#pragma once
+// The Router the dispatcher uses, built from the configuration's `routing`.
+
+#include <memory>
+
+#include "shared/config/model.h"
+#include "worker/dispatch/route.h"
+
+namespace xsup::worker::dispatch {
+
+// nullptr when there are no rules (every connection takes the first outbound).
+std::unique_ptr<Router> make_router(const config::Config& config);
+
+}  // namespace xsup::worker::dispatch

@@ -1,0 +1,52 @@
+// The protocols a worker knows, as explicit tables (STYLE.md §5): one line per protocol.
+// The config loader accepts only the names listed here (normalised spellings).
+
+#include <stdexcept>
+
+#include "worker/proxy/blackhole/blackhole.h"
+#include "worker/proxy/dokodemo/dokodemo.h"
+#include "worker/proxy/freedom/freedom.h"
+#include "worker/proxy/inbound.h"
+#include "worker/proxy/outbound.h"
+
+namespace xsup::worker::proxy {
+namespace {
+
+struct InboundEntry {
+  const char* protocol;
+  std::unique_ptr<Inbound> (*make)(const InboundContext&);
+};
+
+struct OutboundEntry {
+  const char* protocol;
+  std::unique_ptr<Outbound> (*make)(const config::OutboundConfig&);
+};
+
+constexpr InboundEntry kInbounds[] = {
+    {"dokodemo-door", dokodemo::make_inbound},
+};
+
+constexpr OutboundEntry kOutbounds[] = {
+    {"freedom", freedom::make_outbound},
+    {"blackhole", blackhole::make_outbound},
+};
+
+}  // namespace
+
+std::unique_ptr<Inbound> make_inbound(const InboundContext& context) {
+  for (const auto& entry : kInbounds) {
+    if (context.config.protocol == entry.protocol) return entry.make(context);
+  }
+  throw std::runtime_error(context.config.path + ".protocol: \"" + context.config.protocol +
+                           "\" not supported yet");
+}
+
+std::unique_ptr<Outbound> make_outbound(const config::OutboundConfig& config) {
+  for (const auto& entry : kOutbounds) {
+    if (config.protocol == entry.protocol) return entry.make(config);
+  }
+  throw std::runtime_error(config.path + ".protocol: \"" + config.protocol +
+                           "\" not supported yet");
+}
+
+}  // namespace xsup::worker::proxy
