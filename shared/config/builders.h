@@ -3,6 +3,8 @@
 // path-carrying reader and reports problems into its diagnostics.
 
 #include <optional>
+#include <set>
+#include <string>
 #include <string_view>
 
 #include "shared/config/model.h"
@@ -22,7 +24,9 @@ SniffingConfig build_sniffing(const Value& value);
 
 void build_inbounds(const Value& value, Config& config);
 void build_outbounds(const Value& value, Config& config);
-void build_routing(const Value& value, Config& config);
+// outbound_tags: every tag in the outbounds section, rejected outbounds included, so that
+// a rule is not reported as dangling just because its outbound is not supported yet.
+void build_routing(const Value& value, Config& config, const std::set<std::string>& outbound_tags);
 
 // Checks one routing-style domain entry ("regexp:", "full:", "geosite:", plain...).
 bool check_domain_entry(const Value& where, const std::string& entry);

@@ -65,7 +65,9 @@ SocksInbound build_socks(Object& settings) {
 HttpInbound build_http(Object& settings) {
   HttpInbound out;
   settings.read("userLevel", out.user_level);
-  out.accounts = read_accounts(settings.get("accounts"), out.user_level);
+  Value accounts = settings.get("accounts");
+  if (accounts.absent()) accounts = settings.get("users");
+  out.accounts = read_accounts(accounts, out.user_level);
   settings.read("allowTransparent", out.allow_transparent);
   if (Value timeout = settings.get("timeout"); timeout.present()) {
     timeout.as_uint32();
@@ -87,6 +89,9 @@ DokodemoInbound build_dokodemo(Object& settings, bool tunnel) {
   if (auto a = address.as_string(); a && !a->empty()) out.address = net::Address::parse(*a);
   if (auto p = port.as_port(0)) out.port = *p;
   Value network = settings.get("network");
+  if (tunnel) {
+    if (Value allowed = settings.get("allowedNetwork"); allowed.present()) network = allowed;
+  }
   if (auto list = network.as_string_list()) {
     out.tcp = false;
     for (const auto& n : *list) {

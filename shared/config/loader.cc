@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "shared/config/builders.h"
@@ -311,7 +312,13 @@ LoadResult build(const json& document) {
     build_policy(top.get("policy"), config);
     build_inbounds(top.get("inbounds"), config);
     build_outbounds(top.get("outbounds"), config);
-    build_routing(top.get("routing"), config);
+    std::set<std::string> outbound_tags;
+    if (Value outbounds = top.get("outbounds"); outbounds.is_array()) {
+      for (const auto& entry : outbounds.json()) {
+        if (auto tag = tag_of(entry)) outbound_tags.insert(*tag);
+      }
+    }
+    build_routing(top.get("routing"), config, outbound_tags);
     build_xsup(top.get("xsup"), config);
     build_version(top.get("version"));
     build_env(top.get("env"), config);

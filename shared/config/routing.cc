@@ -68,7 +68,7 @@ bool check_ip_entry(const Value& where, const std::string& entry) {
   return true;
 }
 
-void build_routing(const Value& value, Config& config) {
+void build_routing(const Value& value, Config& config, const std::set<std::string>& outbound_tags) {
   Object routing(value);
   Value strategy = routing.get("domainStrategy");
   if (auto s = strategy.as_string()) {
@@ -87,9 +87,6 @@ void build_routing(const Value& value, Config& config) {
   }
   if (Value balancers = routing.get("balancers"); !balancers.empty()) balancers.not_supported();
   routing.get("domainMatcher").as_string();  // the mph/linear choice has no visible effect
-
-  std::set<std::string> outbound_tags;
-  for (const auto& o : config.outbounds) outbound_tags.insert(o.tag);
 
   for (const auto& item : routing.get("rules").elements()) {
     Object rule(item);
