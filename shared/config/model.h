@@ -61,8 +61,17 @@ struct SniffingConfig {
 
 enum class Tproxy { kOff, kRedirect, kTproxy };
 enum class DomainStrategy {
-  kAsIs, kUseIp, kUseIpv4, kUseIpv6, kUseIpv4v6, kUseIpv6v4,
-  kForceIp, kForceIpv4, kForceIpv6, kForceIpv4v6, kForceIpv6v4,
+  kAsIs,
+  kUseIp,
+  kUseIpv4,
+  kUseIpv6,
+  kUseIpv4v6,
+  kUseIpv6v4,
+  kForceIp,
+  kForceIpv4,
+  kForceIpv6,
+  kForceIpv4v6,
+  kForceIpv6v4,
 };
 
 struct CustomSockopt {
@@ -137,13 +146,13 @@ using InboundSettings = std::variant<SocksInbound, HttpInbound, DokodemoInbound>
 
 struct InboundConfig {
   std::string tag;
-  std::string protocol;      // normalised: "socks", "http", "dokodemo-door" ("mixed" -> socks)
-  std::string listen;        // IP literal; "" = 0.0.0.0
-  net::PortList ports;       // at least one port
+  std::string protocol;  // normalised: "socks", "http", "dokodemo-door" ("mixed" -> socks)
+  std::string listen;    // IP literal; "" = 0.0.0.0
+  net::PortList ports;   // at least one port
   InboundSettings settings;
   StreamSettings stream;
   SniffingConfig sniffing;
-  std::string path;          // JSON path, e.g. "inbounds[2]", for messages
+  std::string path;  // JSON path, e.g. "inbounds[2]", for messages
 };
 
 struct FreedomOutbound {
@@ -170,8 +179,8 @@ struct HttpOutbound {
   std::vector<std::pair<std::string, std::string>> headers;  // sent with CONNECT
 };
 
-using OutboundSettings = std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound,
-                                      HttpOutbound>;
+using OutboundSettings =
+    std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound, HttpOutbound>;
 
 struct OutboundConfig {
   std::string tag;
@@ -192,8 +201,9 @@ struct RoutingRule {
   std::optional<net::PortList> source_port;
   std::optional<net::PortList> local_port;
   std::vector<std::string> user;
-  std::vector<std::string> domain;  // as written: "full:x", "domain:x", "regexp:x", "geosite:x", plain
-  std::vector<std::string> ip;      // as written: CIDR, "geoip:x", "!..."
+  std::vector<std::string>
+      domain;                   // as written: "full:x", "domain:x", "regexp:x", "geosite:x", plain
+  std::vector<std::string> ip;  // as written: CIDR, "geoip:x", "!..."
   std::vector<std::string> source_ip;
   std::vector<std::string> local_ip;
   std::string path;  // "routing.rules[3]"
@@ -223,6 +233,7 @@ struct Config {
   std::vector<OutboundConfig> outbounds;
   RoutingConfig routing;
   XsupSection xsup;
+  std::map<std::string, std::string> env;  // the `env` section, already exported via setenv
 };
 
 }  // namespace xsup::config

@@ -1,0 +1,36 @@
+#pragma once
+// The per-section builders behind loader.cc. Each reads one JSON object through the
+// path-carrying reader and reports problems into its diagnostics.
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "shared/config/model.h"
+#include "shared/config/reader.h"
+
+namespace xsup::config {
+
+// The 11 sockopt/freedom/targetStrategy values, case-insensitive (spec/sockopt.md §1).
+std::optional<DomainStrategy> parse_domain_strategy(std::string_view text);
+// Reads a domainStrategy-shaped value; an error and nullopt for an unknown name.
+std::optional<DomainStrategy> read_domain_strategy(const Value& value);
+
+// streamSettings of an inbound (inbound = true) or an outbound.
+StreamSettings build_stream(const Value& value, bool inbound);
+// sniffing of an inbound.
+SniffingConfig build_sniffing(const Value& value);
+
+void build_inbounds(const Value& value, Config& config);
+void build_outbounds(const Value& value, Config& config);
+// outbound_tags: every tag in the outbounds section, rejected outbounds included, so that
+// a rule is not reported as dangling just because its outbound is not supported yet.
+void build_routing(const Value& value, Config& config, const std::set<std::string>& outbound_tags);
+
+// Checks one routing-style domain entry ("regexp:", "full:", "geosite:", plain...).
+bool check_domain_entry(const Value& where, const std::string& entry);
+// Checks one routing-style IP entry ("!"-prefixes, CIDR, "geoip:", "ext:").
+bool check_ip_entry(const Value& where, const std::string& entry);
+
+}  // namespace xsup::config
