@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up this machine, builds xsup and runs every test: unit and integration tests on
+# the release build, then again on the ASan+UBSan build.
+# XSUP_TEST_PRESETS="release" limits the builds (default "release asan").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+presets=${XSUP_TEST_PRESETS:-release asan}
+for preset in $presets; do
+  echo "== $preset: build"
+  ./scripts/build.sh "$preset"
+  echo "== $preset: test"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "build/$preset" --output-on-failure -j 2
+done
