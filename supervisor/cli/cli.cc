@@ -17,6 +17,7 @@
 #include "worker/dispatch/router_adapter.h"
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
+#include "worker/proxy/registry.h"
 #include "worker/runtime/server.h"
 
 namespace xsup::supervisor::cli {
@@ -101,11 +102,14 @@ void print_diagnostics(const config::LoadResult& result) {
 // and that the routing rules compile.
 std::vector<std::string> check_runtime(const config::Config& cfg) {
   std::vector<std::string> errors;
+  for (const auto& ib : cfg.inbounds) {
+    if (!worker::proxy::knows_inbound(ib.protocol)) {
+      errors.push_back(ib.path + ".protocol: \"" + ib.protocol + "\" not supported yet");
+    }
+  }
   for (const auto& ob : cfg.outbounds) {
-    try {
-      (void)worker::proxy::make_outbound(ob);
-    } catch (const std::exception& e) {
-      errors.emplace_back(e.what());
+    if (!worker::proxy::knows_outbound(ob.protocol)) {
+      errors.push_back(ob.path + ".protocol: \"" + ob.protocol + "\" not supported yet");
     }
   }
   try {

@@ -8,6 +8,7 @@
 #include "worker/proxy/freedom/freedom.h"
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
+#include "worker/proxy/registry.h"
 
 namespace xsup::worker::proxy {
 namespace {
@@ -32,6 +33,20 @@ constexpr OutboundEntry kOutbounds[] = {
 };
 
 }  // namespace
+
+bool knows_inbound(std::string_view protocol) {
+  for (const auto& entry : kInbounds) {
+    if (protocol == entry.protocol) return true;
+  }
+  return false;
+}
+
+bool knows_outbound(std::string_view protocol) {
+  for (const auto& entry : kOutbounds) {
+    if (protocol == entry.protocol) return true;
+  }
+  return false;
+}
 
 std::unique_ptr<Inbound> make_inbound(const InboundContext& context) {
   for (const auto& entry : kInbounds) {
