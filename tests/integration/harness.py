@@ -239,14 +239,18 @@ def inbound_listeners(config):
                 listeners.append((network.strip(), port))
         else:
             listeners.append(("tcp", port))
+            if protocol == "socks" and settings.get("udp"):
+                listeners.append(("udp", port))
     return listeners
 
 
 class ServerProcess:
     """One running server under test (or a v2ray peer), with its log in a file."""
 
-    def __init__(self, resources, config, name="server", impl=None):
+    def __init__(self, resources, config, name="server", impl=None, extra_args=(), cwd=None):
         self.resources = resources
+        self.extra_args = None if extra_args is None else list(extra_args)
+        self.cwd = cwd
         self.config = config
         self.name = name
         self.impl = impl or IMPL
@@ -255,16 +259,19 @@ class ServerProcess:
         self.proc = None
 
     def command(self):
+        """The server's command line; extra_args=None runs `xsup run` with no config at all."""
         if self.impl == "v2ray":
-            return [V2RAY_BIN, "-config", self.config_path]
-        return [XSUP_BIN, "run", "-c", self.config_path]
+            return [V2RAY_BIN, "-config", self.config_path, *self.extra_args]
+        if self.extra_args is None:
+            return [XSUP_BIN, "run"]
+        return [XSUP_BIN, "run", "-c", self.config_path, *self.extra_args]
 
     def start(self, listeners=None, timeout=START_TIMEOUT):
         listeners = inbound_listeners(self.config) if listeners is None else listeners
         log = open(self.log_path, "wb")
         try:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
         finally:
             log.close()
         self.resources.add(self.stop)
