@@ -16,7 +16,7 @@ from harness import LOOPBACK, curl
 HANDSHAKE_SECONDS = 2
 CLOSE_LIMIT = HANDSHAKE_SECONDS + 4  # generous bound for "closed, not hung"
 FD_SLACK = 2
-REJECTED = re.compile(r"\[(Info|Warning|Error)\].*\[\d+\].*\brejected\b")
+REJECTED = re.compile(r"\[(Info|Warning|Error)\].*?\[(\d+)\].*\brejected\b")
 
 
 def closed_within(sock, seconds):
@@ -145,12 +145,16 @@ class BadInputTest(harness.IntegrationTest):
         self.assertTrue(fds, f"fd count {self.server.fd_count()} did not return to baseline "
                              f"{self.baseline_fds} (±{FD_SLACK}) within 5 s")
         if not harness.under_v2ray():
-            rejected = harness.wait_until(
-                lambda: len([l for l in self.server.log_lines() if REJECTED.search(l)])
-                >= bad_connections, timeout=2)
-            lines = [l for l in self.server.log_lines() if REJECTED.search(l)]
-            self.assertTrue(rejected, f"expected {bad_connections} 'rejected' log lines, got "
-                                      f"{len(lines)}:\n" + "\n".join(lines))
+            harness.wait_until(lambda: len(self.rejected_ids()) >= bad_connections, timeout=2)
+            lines = [line for line in self.server.log_lines() if REJECTED.search(line)]
+            self.assertEqual(len(self.rejected_ids()), bad_connections,
+                             f"expected 'rejected' lines for {bad_connections} distinct "
+                             f"connection ids, got:\n" + "\n".join(lines))
+
+    def rejected_ids(self):
+        """Connection ids of the `rejected` lines in the server's log."""
+        return {match.group(2) for match in map(REJECTED.search, self.server.log_lines())
+                if match}
 
     def check(self, failure):
         self.assertIsNone(failure, failure)

@@ -16,6 +16,7 @@ import hashlib
 import http.server
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -87,19 +88,52 @@ def xsup_only(reason="xsup-only behaviour"):
 # Ports and waiting
 
 
-def free_port(udp_too=False, host=LOOPBACK, attempts=50):
-    """A port that is free for TCP (and UDP too when asked) at the moment of the call."""
-    for _ in range(attempts):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port = tcp.getsockname()[1]
-            if not udp_too:
+_handed_out_ports = set()
+_port_lock = threading.Lock()
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            low, high = (int(value) for value in ports.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port, host, udp_too):
+    kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if udp_too else [])
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port(udp_too=False, host=LOOPBACK, attempts=200):
+    """A port free for TCP (and UDP when asked) at the time of the call.
+
+    Ports come from below the kernel's ephemeral range, so an outgoing connection cannot
+    take one as its source port between this call and the server's bind; a port is never
+    handed out twice in one run.
+    """
+    low, _ = _ephemeral_range()
+    first, last = 15000, low - 1
+    rng = random.Random()
+    with _port_lock:
+        for _ in range(attempts if last > first else 0):
+            port = rng.randint(first, last)
+            if port not in _handed_out_ports and _bindable(port, host, udp_too):
+                _handed_out_ports.add(port)
                 return port
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((host, port))
-                except OSError:
-                    continue
+        for _ in range(attempts):  # fall back to the kernel's choice
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                tcp.bind((host, 0))
+                port = tcp.getsockname()[1]
+            if port not in _handed_out_ports and _bindable(port, host, udp_too):
+                _handed_out_ports.add(port)
                 return port
     raise HarnessError("no free port found")
 

@@ -76,11 +76,15 @@ class SocksNoAuthTest(harness.IntegrationTest):
         self.assert_curl_ok(result, b"x" * 123)
 
     @harness.xsup_only("listener lines are xsup's log format")
-    def test_listener_line_logged(self):
-        pattern = re.compile(rf"listening.*tcp {re.escape(self.proxy)}\b"
-                             rf"|tcp {re.escape(self.proxy)}\b.*listening")
-        self.assertTrue(any(pattern.search(line) for line in self.server.log_lines()),
-                        f"no 'listening ... tcp {self.proxy}' line in:\n{self.server.log()}")
+    def test_listener_lines_logged(self):
+        lines = self.server.log_lines()
+        for kind in ("tcp", "udp"):
+            endpoint = re.compile(rf"\b{kind} {re.escape(self.proxy)}(?!\d)")
+            with self.subTest(kind=kind):
+                self.assertTrue(
+                    any("listening" in line and endpoint.search(line) for line in lines),
+                    f"no line with 'listening' and '{kind} {self.proxy}' in:\n"
+                    + "\n".join(lines))
 
 
 class SocksPasswordTest(harness.IntegrationTest):
