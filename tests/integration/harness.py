@@ -138,7 +138,7 @@ def free_port(udp_too=False, host=LOOPBACK, attempts=200):
     raise HarnessError("no free port found")
 
 
-def wait_until(predicate, timeout, interval=0.05, what="condition"):
+def wait_until(predicate, timeout, interval=0.05):
     """Polls predicate() until it is true or timeout seconds pass; returns its last value."""
     deadline = time.monotonic() + timeout
     while True:
