@@ -470,6 +470,8 @@ class _ThreadingHTTPServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _OriginHandler)
         self.lock = threading.Lock()
         self.connections = 0
@@ -508,7 +510,10 @@ class HttpOrigin:
             return list(self.server.requests)
 
     def url(self, path="/", host=None):
-        return f"http://{host or self.host}:{self.port}{path}"
+        host = host or self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}{path}"
 
     def close(self):
         self.server.shutdown()

@@ -10,6 +10,15 @@ import harness
 from harness import LOOPBACK, curl
 
 
+def _ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 class SocksNoAuthTest(harness.IntegrationTest):
     def setUp(self):
         super().setUp()
@@ -26,6 +35,15 @@ class SocksNoAuthTest(harness.IntegrationTest):
             with self.subTest(flag=flag):
                 result = curl(flag, self.proxy, self.origin.url("/size/1000", host=host))
                 self.assert_curl_ok(result, b"x" * 1000)
+
+    def test_ipv6_target(self):
+        if not _ipv6_loopback():
+            self.skipTest("no IPv6 loopback")
+        origin6 = harness.http_origin(self.res, host="::1")
+        for flag in ("--socks5", "--socks5-hostname"):
+            with self.subTest(flag=flag):
+                result = curl(flag, self.proxy, origin6.url("/size/77"))
+                self.assert_curl_ok(result, b"x" * 77)
 
     def test_large_download(self):
         size = 8 * 1024 * 1024
