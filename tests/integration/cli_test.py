@@ -61,24 +61,26 @@ class CliTest(harness.IntegrationTest):
         self.assertIn("not supported yet", result.stderr)
 
     def test_run_merges_several_files_and_exits_0_on_sigterm(self):
-        origin = harness.http_origin(self.res)
-        socks_port, http_port = harness.free_port(), harness.free_port()
-        first = harness.base_config([harness.socks_inbound(socks_port, tag="a")])
-        second = {"inbounds": [harness.http_inbound(http_port, tag="b")]}
+        echo = harness.echo_server(self.res, "tcp")
+        first_port, second_port = harness.free_port(), harness.free_port()
+        first = harness.base_config(
+            [harness.dokodemo_inbound(first_port, LOOPBACK, echo.port, tag="a")])
+        second = {"inbounds": [harness.dokodemo_inbound(second_port, LOOPBACK, echo.port,
+                                                        tag="b")]}
         second_path = self.res.write_json("second.json", second)
         server = harness.ServerProcess(self.res, first, name="first",
                                        extra_args=["-c", second_path])
-        server.start(listeners=[("tcp", socks_port), ("tcp", http_port)])
-        self.assert_curl_ok(curl("--socks5", f"{LOOPBACK}:{socks_port}",
-                                 origin.url("/size/10")), b"x" * 10)
-        self.assert_curl_ok(curl("-x", f"http://{LOOPBACK}:{http_port}",
-                                 origin.url("/size/10")), b"x" * 10)
+        server.start(listeners=[("tcp", first_port), ("tcp", second_port)])
+        for port in (first_port, second_port):
+            with harness.connect(port) as sock:
+                sock.sendall(b"merged")
+                self.assertEqual(harness.recv_exact(sock, 6), b"merged")
         self.assertEqual(server.stop(), 0, f"exit code on SIGTERM; log:\n{server.log()}")
 
     def test_run_exits_0_on_sigint(self):
         port = harness.free_port()
         server = harness.start_server(self.res, harness.base_config(
-            [harness.socks_inbound(port)]), name="sigint")
+            [harness.dokodemo_inbound(port, LOOPBACK, harness.free_port())]), name="sigint")
         os.kill(server.pid, signal.SIGINT)
         try:
             code = server.proc.wait(timeout=harness.STOP_GRACE)
