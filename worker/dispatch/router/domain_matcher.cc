@@ -153,6 +153,7 @@ bool DomainMatcher::match(std::string_view domain) const {
 }
 
 bool DomainMatcher::match_lower(std::string_view domain) const {
+  if (domain.empty()) return false;
   if (full_.find(domain) != full_.end()) return true;
   if (!suffix_.empty()) {
     // "domain:x" matches x itself and any name ending in ".x".

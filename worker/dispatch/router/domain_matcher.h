@@ -26,8 +26,10 @@ class DomainMatcher {
   // `entries` as written in the config; geosite files come from `assets`.
   static Compiled<DomainMatcher> compile(std::span<const std::string> entries, AssetFiles& assets);
 
-  // False for an empty name.
+  // False for an empty name. Lower-cases a name holding upper-case letters first.
   bool match(std::string_view domain) const;
+  // For callers that lower-cased the name already (the router does it once per query).
+  bool match_lower(std::string_view domain) const;
   bool empty() const;
 
  private:
@@ -36,8 +38,6 @@ class DomainMatcher {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using Set = std::unordered_set<std::string, Hash, std::equal_to<>>;
-
-  bool match_lower(std::string_view domain) const;
 
   Set full_;
   Set suffix_;

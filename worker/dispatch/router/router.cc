@@ -1,6 +1,7 @@
 #include "worker/dispatch/router/router.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace xsup::worker::dispatch::router {
 namespace {
@@ -61,6 +62,7 @@ Compiled<Router> Router::compile(const config::RoutingConfig& config,
       auto m = IpMatcher::compile(in.ip, assets);
       if (!m) return at(std::move(m.error()), path, "ip");
       rule.ip = std::move(*m);
+      router.has_ip_rule_ = true;
     }
     if (!in.source_ip.empty()) {
       auto m = IpMatcher::compile(in.source_ip, assets);
@@ -96,7 +98,7 @@ std::string_view Router::domain_to_resolve(const RouteInput& input) {
 // Fields in Xray's evaluation order (§3.1); the order matters because reaching the IP
 // condition is what triggers resolution under IPOnDemand.
 Router::Verdict Router::evaluate(const Rule& rule, const RouteInput& input,
-                                 const IpView& view) const {
+                                 const View& view) const {
   if (!rule.inbound_tags.empty()) {
     // An empty inbound tag never matches.
     if (input.inbound_tag.empty() || std::find(rule.inbound_tags.begin(), rule.inbound_tags.end(),
@@ -129,8 +131,8 @@ Router::Verdict Router::evaluate(const Rule& rule, const RouteInput& input,
     if (!found) return Verdict::kNoMatch;
   }
   if (rule.ip) {
-    if (view.need_ips_on_ip_rule) return Verdict::kNeedIps;
-    if (!rule.ip->match_any(view.ips)) return Verdict::kNoMatch;
+    if (view.ip.need_ips_on_ip_rule) return Verdict::kNeedIps;
+    if (!rule.ip->match_any(view.ip.ips)) return Verdict::kNoMatch;
   }
   if (rule.source_ip && (!input.source_ip || !rule.source_ip->match(*input.source_ip))) {
     return Verdict::kNoMatch;
@@ -138,7 +140,7 @@ Router::Verdict Router::evaluate(const Rule& rule, const RouteInput& input,
   if (rule.local_ip && (!input.local_ip || !rule.local_ip->match(*input.local_ip))) {
     return Verdict::kNoMatch;
   }
-  if (rule.domain && !rule.domain->match(domain_to_resolve(input))) return Verdict::kNoMatch;
+  if (rule.domain && !rule.domain->match_lower(view.domain)) return Verdict::kNoMatch;
   return Verdict::kMatch;
 }
 
@@ -152,7 +154,16 @@ RouteDecision Router::decide(std::size_t index) const {
   return decision;
 }
 
-std::optional<RouteDecision> Router::walk(const RouteInput& input, const IpView& view) const {
+std::optional<RouteDecision> Router::walk(const RouteInput& input, const IpView& ips) const {
+  // Domains are compared lower-cased (§3.1); a sniffed SNI may carry upper case.
+  std::string_view domain = domain_to_resolve(input);
+  std::string lowered;
+  if (std::any_of(domain.begin(), domain.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    lowered.assign(domain);
+    for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    domain = lowered;
+  }
+  View view{ips, domain};
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     switch (evaluate(rules_[i], input, view)) {
       case Verdict::kMatch:
@@ -178,7 +189,7 @@ std::optional<RouteDecision> Router::first_pass(const RouteInput& input) const {
       return walk(input, IpView{literal, false});
     case config::RoutingStrategy::kIpIfNonMatch: {
       auto decision = walk(input, IpView{literal, false});
-      if (decision && decision->matched()) return decision;
+      if ((decision && decision->matched()) || !has_ip_rule_) return decision;
       return std::nullopt;  // no rule matched and there is a domain: resolve, then again
     }
     case config::RoutingStrategy::kIpOnDemand:

@@ -13,7 +13,8 @@
 //   }
 //
 //   AsIs          first_pass always decides; IP rules see only a literal IP target.
-//   IPIfNonMatch  first_pass decides as AsIs when a rule matches or there is no domain;
+//   IPIfNonMatch  first_pass decides as AsIs when a rule matches, there is no domain, or no
+//                 rule has an `ip` condition (resolving could not change the outcome);
 //                 otherwise it returns nullopt and second_pass runs a full pass in which IP
 //                 rules see the resolved IPs.
 //   IPOnDemand    first_pass walks the rules and returns nullopt as soon as it reaches an IP
@@ -114,14 +115,20 @@ class Router {
     std::span<const asio::ip::address> ips;  // what `ip` rules test
     bool need_ips_on_ip_rule = false;        // IPOnDemand first pass: stop at an IP rule
   };
+  // What one walk compares against, computed once per walk.
+  struct View {
+    IpView ip;
+    std::string_view domain;  // lower-case
+  };
 
-  Verdict evaluate(const Rule& rule, const RouteInput& input, const IpView& view) const;
-  std::optional<RouteDecision> walk(const RouteInput& input, const IpView& view) const;
+  Verdict evaluate(const Rule& rule, const RouteInput& input, const View& view) const;
+  std::optional<RouteDecision> walk(const RouteInput& input, const IpView& ips) const;
   RouteDecision decide(std::size_t index) const;
 
   config::RoutingStrategy strategy_ = config::RoutingStrategy::kAsIs;
   std::vector<Rule> rules_;
   std::unordered_set<std::string> outbounds_;
+  bool has_ip_rule_ = false;  // without one, resolving under IPIfNonMatch cannot change anything
 };
 
 }  // namespace xsup::worker::dispatch::router

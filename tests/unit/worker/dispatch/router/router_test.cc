@@ -220,6 +220,15 @@ TEST_F(RouterTest, IpIfNonMatchResolvesOnlyWhenNothingMatched) {
   EXPECT_FALSE(resolved);
 }
 
+TEST_F(RouterTest, IpIfNonMatchWithoutIpRulesNeverResolves) {
+  auto by_domain = rule("proxy");
+  by_domain.domain = {"domain:proxied.example"};
+  auto router = compile({by_domain}, RoutingStrategy::kIpIfNonMatch);
+  bool resolved = true;
+  EXPECT_EQ(route(router, to("public.example"), {ip("10.0.0.1")}, &resolved), "default");
+  EXPECT_FALSE(resolved);
+}
+
 TEST_F(RouterTest, ResolvedIpsReplaceTheOriginalIpAndFailureFallsBack) {
   auto by_ip = rule("direct");
   by_ip.ip = {"10.0.0.0/8"};
