@@ -61,7 +61,7 @@ awaitable<Expected<proxy::Outbound*>> Dispatcher::route(core::Session& session) 
 awaitable<void> Dispatcher::dispatch(core::Session& session, core::Stream& client,
                                      core::Prefetch first) {
   if (session.sniffing != nullptr && session.sniffing->enabled) {
-    co_await sniff(session, client, first);
+    co_await sniff_first_bytes(session, client, first);
   }
   auto outbound = co_await route(session);
   if (!outbound) {

@@ -26,6 +26,7 @@ class Router {
 // Reads the client's first bytes into `first` (at most its buffer, within the sniffing
 // time budget) and applies what they reveal: session.protocol, and the sniffed domain as
 // the target or, with routeOnly, as session.route_domain.
-awaitable<void> sniff(core::Session& session, core::Stream& client, core::Prefetch& first);
+awaitable<void> sniff_first_bytes(core::Session& session, core::Stream& client,
+                                  core::Prefetch& first);
 
 }  // namespace xsup::worker::dispatch

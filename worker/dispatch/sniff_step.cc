@@ -7,10 +7,7 @@
 
 #include "shared/base/log.h"
 #include "worker/dispatch/route.h"
-#if __has_include("worker/dispatch/sniff/sniff.h")
-#include "worker/dispatch/sniff/sniff.h"
-#define XSUP_HAVE_SNIFF 1
-#endif
+#include "worker/dispatch/sniff/sniffer.h"
 
 namespace xsup::worker::dispatch {
 namespace {
@@ -45,11 +42,8 @@ bool excluded(const config::SniffingConfig& cfg, const std::string& domain) {
 
 }  // namespace
 
-awaitable<void> sniff(core::Session& session, core::Stream& client, core::Prefetch& first) {
-#ifndef XSUP_HAVE_SNIFF
-  (void)session; (void)client; (void)first; (void)excluded; (void)kTuple; (void)kSniffBudget; (void)kMaxAttempts;
-  co_return;
-#else
+awaitable<void> sniff_first_bytes(core::Session& session, core::Stream& client,
+                                  core::Prefetch& first) {
   const config::SniffingConfig& cfg = *session.sniffing;
   if (cfg.metadata_only) co_return;  // only FakeDNS reads metadata, and it has not landed
   if (!first.buffer) {
@@ -100,7 +94,6 @@ awaitable<void> sniff(core::Session& session, core::Stream& client, core::Prefet
     if (io.ec) co_return;  // the relay will see the same end
     first.end += io.bytes;
   }
-#endif
 }
 
 }  // namespace xsup::worker::dispatch
