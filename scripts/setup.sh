@@ -9,7 +9,7 @@ packages=(
   # libraries (DESIGN.md §7)
   libasio-dev nlohmann-json3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev
   # test peers and tools
-  curl python3 v2ray iperf3 microsocks socat iproute2 procps strace
+  curl python3 v2ray iperf3 microsocks socat iproute2 iptables procps strace
 )
 
 missing=()
