@@ -5,8 +5,6 @@
 #include <string>
 extern template class std::basic_string<char>;
 
-#include "worker/proxy/socks/inbound.h"
-
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -23,6 +21,7 @@ extern template class std::basic_string<char>;
 #include "worker/proxy/socks/codec.h"
 #include "worker/proxy/socks/handshake_reader.h"
 #include "worker/proxy/socks/http_handoff.h"
+#include "worker/proxy/socks/inbound.h"
 #include "worker/proxy/socks/socks.h"
 
 #if __has_include("worker/proxy/http/http.h")
