@@ -22,6 +22,7 @@ extern template class std::basic_string<char>;
 #include "worker/proxy/socks/handshake_reader.h"
 #include "worker/proxy/socks/http_handoff.h"
 #include "worker/proxy/socks/inbound.h"
+#include "worker/proxy/socks/server_handshake.h"
 #include "worker/proxy/socks/socks.h"
 
 #if __has_include("worker/proxy/http/http.h")
@@ -41,36 +42,6 @@ asio::ip::address unmapped(const asio::ip::address& ip) {
     return asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
   }
   return ip;
-}
-
-net::Address ip_or_any(const net::Address& address) {
-  if (address.is_ip()) return net::Address(unmapped(address.ip()));
-  return net::Address(asio::ip::address(asio::ip::address_v4::any()));
-}
-
-template <std::size_t N>
-asio::const_buffer as_buffer(const Bytes<N>& bytes) {
-  return asio::buffer(bytes.data.data(), bytes.size);
-}
-
-// Writes a handshake reply; on failure closes the stream and logs the rejection.
-awaitable<bool> send_or_reject(core::Stream& stream, asio::const_buffer bytes, std::uint64_t id) {
-  auto ec = co_await stream.write_all(bytes);
-  if (ec) {
-    log::info(id, "socks: rejected: write failed during the handshake: {}", ec.message());
-    stream.close();
-  }
-  co_return !ec;
-}
-
-// RFC 1928 §6: answers a command xsup does not carry with REP 0x07, then closes.
-awaitable<void> refuse_command(core::Stream& stream, net::Address bound, std::uint64_t id,
-                               std::string_view reason) {
-  auto reply = encode_reply(Reply::kCommandNotSupported, bound, 0);
-  if (reply && co_await send_or_reject(stream, as_buffer(*reply), id)) {
-    log::info(id, "socks: rejected: {}", reason);
-    stream.close();
-  }
 }
 
 }  // namespace
@@ -100,12 +71,6 @@ std::unique_ptr<Inbound> make_socks_inbound(const InboundContext& context) {
 
 // ---- TCP ---------------------------------------------------------------------------------
 
-// g++ 12 inlines Asio's recycling frame allocator into this large coroutine and then
-// reports its sized operator delete as mismatched: a false positive (GCC PR 109224).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
 awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session session) {
   session.level = settings_.user_level;
   session.policy = context_.policy.level(settings_.user_level);
@@ -114,154 +79,49 @@ awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session sessio
   core::Buffer buffer = core::BufferPool::local().acquire();
   HandshakeReader reader{buffer.span()};
   core::Deadline deadline(*stream, session.policy.handshake);
-
-  auto reject = [&](std::string_view reason) {
-    log::info(session.id, "socks: rejected: {}", reason);
-    stream->close();
-  };
-  auto fail = [&](const base::Error& error) {
+  auto result = co_await accept_handshake(*stream, reader, settings_, session.local);
+  if (!result) {
+    const base::Error& error = result.error();
     if (deadline.expired()) {
-      reject("handshake timeout");
+      log::info(session.id, "socks: rejected: handshake timeout");
     } else if (!error.reason.empty()) {
-      reject(error.reason);
+      log::info(session.id, "socks: rejected: {}", error.reason);
     } else {
-      reject(error.code.message());
+      log::info(session.id, "socks: rejected: {}", error.code.message());
     }
-  };
-  auto send = [&](asio::const_buffer bytes) { return send_or_reject(*stream, bytes, session.id); };
-
-  if (auto status = co_await reader.fill(*stream); !status) {
-    fail(status.error());
+    stream->close();
     co_return;
   }
-
-  const std::uint8_t version = reader.storage[0];
-  if (version != kVersion4 && version != kVersion5) {
-    // Xray serves HTTP proxy clients on the SOCKS port too (proxy/socks/server.go).
-#ifdef XSUP_SOCKS_HTTP_HANDOFF
-    deadline.cancel();
-    co_await http::serve_as_http(context_, std::move(stream), std::move(session),
-                                 core::Prefetch{std::move(buffer), 0, reader.filled});
-#else
-    reject("not SOCKS, and the HTTP inbound is not built in");
-#endif
-    co_return;
-  }
-
-  if (version == kVersion4) {
-    auto request = co_await reader.next(*stream, parse_request4);
-    if (!request) {
-      fail(request.error());
-      co_return;
-    }
-    const auto refused = encode_reply4(false, 0, asio::ip::address_v4::any());
-    // SOCKS4 has no authentication to check a password with (proxy/socks/protocol.go).
-    if (settings_.auth_password) {
-      if (co_await send(as_buffer(refused))) reject("SOCKS4 while password authentication is on");
-      co_return;
-    }
-    if (request->command != static_cast<std::uint8_t>(Command::kConnect)) {
-      if (co_await send(as_buffer(refused))) reject("SOCKS4 command not supported");
-      co_return;
-    }
-    if (!co_await send(as_buffer(encode_reply4(true, 0, asio::ip::address_v4::any())))) {
-      co_return;
-    }
-    deadline.cancel();
-    session.target = {net::Network::kTcp, std::move(request->address), request->port};
-    session.original_target = session.target;
-    co_await context_.dispatcher.dispatch(
-        session, *stream, core::Prefetch{std::move(buffer), reader.pos, reader.filled});
-    co_return;
-  }
-
-  // SOCKS5, RFC 1928 §3: method negotiation.
-  auto greeting = co_await reader.next(*stream, parse_greeting);
-  if (!greeting) {
-    fail(greeting.error());
-    co_return;
-  }
-  const std::uint8_t method = settings_.auth_password ? kMethodPassword : kMethodNoAuth;
-  if (!greeting->offers(method)) {
-    if (co_await send(as_buffer(encode_method_choice(kMethodNoAcceptable)))) {
-      reject("no acceptable authentication method");
-    }
-    co_return;
-  }
-  if (!co_await send(as_buffer(encode_method_choice(method)))) co_return;
-
-  if (settings_.auth_password) {
-    // RFC 1929 §2.
-    auto credentials = co_await reader.next(*stream, parse_credentials);
-    if (!credentials) {
-      fail(credentials.error());
-      co_return;
-    }
-    auto account = std::find_if(settings_.accounts.begin(), settings_.accounts.end(),
-                                [&](const config::Account& a) {
-                                  return a.user == credentials->user && a.pass == credentials->pass;
-                                });
-    const bool ok = account != settings_.accounts.end();
-    if (!co_await send(as_buffer(encode_auth_status(ok)))) co_return;
-    if (!ok) {
-      reject("invalid user name or password");
-      co_return;
-    }
+  deadline.cancel();
+  if (const config::Account* account = result->account) {
     session.user = account->email.empty() ? account->user : account->email;
     session.level = account->level;
     session.policy = context_.policy.level(account->level);
   }
 
-  // RFC 1928 §4.
-  auto request = co_await reader.next(*stream, parse_request);
-  if (!request) {
-    fail(request.error());
-    co_return;
-  }
-  auto refuse = [&](std::string_view reason) {
-    return refuse_command(*stream, ip_or_any(session.local.address), session.id, reason);
-  };
-
-  switch (request->command) {
-    case Command::kConnect:
-    case Command::kTorResolve:
-    case Command::kTorResolvePtr: {
-      // Xray answers at once with the inbound's own address, before the outbound connects.
-      auto reply =
-          encode_reply(Reply::kSucceeded, ip_or_any(session.local.address), session.local.port);
-      if (!reply || !co_await send(as_buffer(*reply))) co_return;
-      deadline.cancel();
-      session.target = {net::Network::kTcp, std::move(request->address), request->port};
+  switch (result->next) {
+    case HandshakeResult::Next::kConnect:
+      session.target = std::move(result->target);
       session.original_target = session.target;
       co_await context_.dispatcher.dispatch(
           session, *stream, core::Prefetch{std::move(buffer), reader.pos, reader.filled});
       co_return;
-    }
-    case Command::kUdpAssociate: {
-      if (!settings_.udp) {
-        co_await refuse("UDP ASSOCIATE while udp is off");
-        co_return;
-      }
-      // BND.ADDR/BND.PORT name the UDP relay: the configured ip, else the address the client
-      // reached us on; the UDP socket shares the inbound's port.
-      net::Address relay = settings_.ip.empty() ? ip_or_any(session.local.address)
-                                                : net::Address::parse(settings_.ip);
-      auto reply = encode_reply(Reply::kSucceeded, relay, session.local.port);
-      if (!reply || !co_await send(as_buffer(*reply))) co_return;
-      deadline.cancel();
+    case HandshakeResult::Next::kUdpAssociate:
       buffer = core::Buffer();  // an idle association holds no pooled buffer
       co_await hold_association(*stream, session);
       co_return;
-    }
-    case Command::kBind:
-      co_await refuse("BIND is not supported");
+    case HandshakeResult::Next::kNotSocks:
+      // Xray serves HTTP proxy clients on the SOCKS port too (proxy/socks/server.go).
+#ifdef XSUP_SOCKS_HTTP_HANDOFF
+      co_await http::serve_as_http(context_, std::move(stream), std::move(session),
+                                   core::Prefetch{std::move(buffer), 0, reader.filled});
+#else
+      log::info(session.id, "socks: rejected: not SOCKS, and the HTTP inbound is not built in");
+      stream->close();
+#endif
       co_return;
   }
-  co_await refuse("unknown command");
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 awaitable<void> SocksInbound::hold_association(core::Stream& stream, const core::Session& session) {
   const bool has_ip = session.source.address.is_ip();
