@@ -118,8 +118,9 @@ awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session sessio
 
 awaitable<void> SocksInbound::hold_association(core::Stream& stream, const core::Session& session) {
   const bool has_ip = session.source.address.is_ip() && udp_ != nullptr;
-  if (has_ip)
+  if (has_ip) {
     udp_->associate(session.source.address.ip(), session.user, session.level, session.policy);
+  }
   log::debug(session.id, "socks: UDP ASSOCIATE from {}", session.source.host_port());
   // The TCP connection only says the association is alive (RFC 1928 §7): drain it until the
   // client closes it.

@@ -113,7 +113,8 @@ TEST(SocksServerHandshake, PipelinedPasswordClient) {
                       bytes({0x01, 0x03, 'b', 'o', 'b', 0x06, 's', 'e', 'c', 'r', 'e', 't'}),
                       bytes({0x05, 0x01, 0x00, 0x03, 0x04, 'h', '.', 'i', 'o', 0x00, 0x50}),
                       bytes({'G', 'E', 'T'})});
-  auto out = run_handshake(password_settings(), {in});
+  const auto settings = password_settings();  // result.account points into it
+  auto out = run_handshake(settings, {in});
   ASSERT_TRUE(out.result.has_value());
   ASSERT_TRUE(*out.result) << out.result->error().message();
   const auto& result = **out.result;
