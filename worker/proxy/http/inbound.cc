@@ -219,9 +219,10 @@ class ClientConnection {
       auto [ec, n] = co_await client_->read_some(
           asio::buffer(in_.buffer.data() + in_.end, in_.buffer.capacity() - in_.end));
       if (ec) {
-        if (deadline.expired()) co_return Error(Errc::kTimeout, "request head timed out");
-        if (watchdog_.expired()) co_return Error(Errc::kClosed);
         if (!got_bytes) co_return Error(Errc::kClosed);
+        if (deadline.expired() || watchdog_.expired()) {
+          co_return Error(Errc::kTimeout, "request head timed out");
+        }
         co_return Error(Errc::kProtocol, "connection ended inside the request head");
       }
       watchdog_.touch();
