@@ -602,7 +602,8 @@ awaitable<void> serve_as_http(const InboundContext& ctx, core::StreamPtr stream,
 #endif
 
 awaitable<void> HttpInbound::serve(core::StreamPtr stream, core::Session session) {
-  co_await serve_as_http(context_, std::move(stream), std::move(session), core::Prefetch{});
+  core::Prefetch nothing;  // named: g++ 12 mishandles class temporaries in co_await
+  co_await serve_as_http(context_, std::move(stream), std::move(session), std::move(nothing));
 }
 
 std::unique_ptr<Inbound> make_http_inbound(const InboundContext& context) {
