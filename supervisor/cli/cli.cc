@@ -1,15 +1,16 @@
 #include "supervisor/cli/cli.h"
 
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
 
 #include "shared/base/log.h"
 #include "shared/config/loader.h"
@@ -25,6 +26,9 @@ namespace xsup::supervisor::cli {
 extern const std::string_view kQuickstartConfig;
 
 namespace {
+
+// How long a stop waits for live connections to unwind.
+constexpr std::chrono::seconds kStopLimit{3};
 
 constexpr const char* kUsage =
     "usage: xsup <command> [flags]\n"
@@ -172,16 +176,27 @@ int cmd_run(int argc, char** argv) {
     asio::io_context io(1);
     worker::runtime::Server server(io, cfg);
     asio::signal_set signals(io, SIGINT, SIGTERM);
+    bool stopping = false;
     signals.async_wait([&](const std::error_code& ec, int signal) {
       if (ec) return;
       log::write(log::Level::kWarning, 0,
                  fmt::format("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM"));
+      stopping = true;
       server.stop();
-      io.stop();
     });
     log::write(log::Level::kWarning, 0, "xsup " XSUP_VERSION " started");
     server.start();
-    io.run();
+    while (!stopping && io.run_one() > 0) {
+    }
+    // Connections unwind at once; an outbound still resolving or dialing may take a
+    // moment. The loop returns as soon as it has no work left, or at the limit.
+    io.run_for(kStopLimit);
+    if (server.live_connections() > 0) {
+      // Frames still pending point into the server: skip destructors rather than risk them.
+      log::write(log::Level::kWarning, 0, "stopped with connections still unwinding");
+      std::fflush(nullptr);
+      std::_Exit(0);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "xsup run: %s\n", e.what());
     return 1;

@@ -6,9 +6,11 @@
 #include "worker/proxy/blackhole/blackhole.h"
 #include "worker/proxy/dokodemo/dokodemo.h"
 #include "worker/proxy/freedom/freedom.h"
+#include "worker/proxy/http/http.h"
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
 #include "worker/proxy/registry.h"
+#include "worker/proxy/socks/socks.h"
 
 namespace xsup::worker::proxy {
 namespace {
@@ -24,12 +26,16 @@ struct OutboundEntry {
 };
 
 constexpr InboundEntry kInbounds[] = {
+    {"socks", socks::make_socks_inbound},
+    {"http", http::make_http_inbound},
     {"dokodemo-door", dokodemo::make_inbound},
 };
 
 constexpr OutboundEntry kOutbounds[] = {
     {"freedom", freedom::make_outbound},
     {"blackhole", blackhole::make_outbound},
+    {"socks", socks::make_socks_outbound},
+    {"http", http::make_http_outbound},
 };
 
 }  // namespace

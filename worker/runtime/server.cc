@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
@@ -117,11 +118,13 @@ void Server::start() {
 }
 
 void Server::stop() {
+  stopping_ = true;
   for (auto& listener : listeners_) {
     std::error_code ec;
     listener->acceptor.close(ec);
     if (listener->udp) listener->udp->close(ec);
   }
+  for (auto& signal : live_) signal.emit(asio::cancellation_type::terminal);
 }
 
 asio::awaitable<void> Server::accept_loop(Listener& listener) {
@@ -148,15 +151,18 @@ asio::awaitable<void> Server::accept_loop(Listener& listener) {
                session.source.host_port());
     auto stream = std::make_unique<core::TcpStream>(std::move(socket));
     std::uint64_t id = session.id;
+    auto slot = live_.emplace(live_.end());
     asio::co_spawn(io_, listener.inbound->serve(std::move(stream), std::move(session)),
-                   [id](std::exception_ptr e) {
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       log::error(id, "connection ended by an exception: {}", ex.what());
-                     }
-                   });
+                   asio::bind_cancellation_slot(
+                       slot->slot(), [this, id, slot](std::exception_ptr e) {
+                         live_.erase(slot);
+                         if (!e || stopping_) return;  // a cancelled connection unwinds by throwing
+                         try {
+                           std::rethrow_exception(e);
+                         } catch (const std::exception& ex) {
+                           log::error(id, "connection ended by an exception: {}", ex.what());
+                         }
+                       }));
   }
 }
 

@@ -3,9 +3,11 @@
 // dispatcher, and every inbound's listeners with their accept loops. (The supervisor
 // that forks several of these and reloads them lands with its own issue.)
 
+#include <list>
 #include <memory>
 #include <vector>
 
+#include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
@@ -25,8 +27,10 @@ class Server {
 
   // Starts the accept loops; logs one "listening" line per listener.
   void start();
-  // Stops accepting and closes the listeners.
+  // Stops accepting, closes the listeners and cancels every live connection; the loop
+  // then runs out of work once they have unwound.
   void stop();
+  std::size_t live_connections() const { return live_.size(); }
 
  private:
   struct Listener;
@@ -38,6 +42,8 @@ class Server {
   std::vector<std::unique_ptr<proxy::InboundContext>> contexts_;
   std::vector<std::unique_ptr<proxy::Inbound>> inbounds_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  std::list<asio::cancellation_signal> live_;  // one per connection being served
+  bool stopping_ = false;
 };
 
 }  // namespace xsup::worker::runtime

@@ -63,7 +63,10 @@ class Dokodemo final : public Inbound {
       co_return;
     }
     session.original_target = session.target;
-    co_await context_.dispatcher.dispatch(session, *stream, core::Prefetch{});
+    // A named argument, not a temporary: g++ 12 destroys class temporaries in a co_await
+    // expression twice.
+    core::Prefetch none;
+    co_await context_.dispatcher.dispatch(session, *stream, std::move(none));
   }
 
   bool wants_udp() const override { return settings_.udp; }
@@ -77,7 +80,8 @@ class Dokodemo final : public Inbound {
     prototype.sniffing = &context_.config.sniffing;
     std::error_code lec;
     auto local = socket.local_endpoint(lec);
-    prototype.local = net::Destination{net::Network::kUdp, net::Address(local.address()), local.port()};
+    prototype.local =
+        net::Destination{net::Network::kUdp, net::Address(local.address()), local.port()};
     net::Destination target{net::Network::kUdp, settings_.address, settings_.port};
 
     dispatch::UdpSessions sessions(
