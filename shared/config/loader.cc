@@ -325,7 +325,7 @@ LoadResult build(const json& document) {
     for (auto section : kUnsupportedSections) {
       Value v = top.get(section);
       if (!v.empty()) v.not_supported();
-      if (v.present()) Object(v).ignore_rest();
+      if (v.is_object()) Object(v).ignore_rest();
     }
   } catch (const std::exception& e) {
     // A bug in a builder must not take the process down while checking a config.
