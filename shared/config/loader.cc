@@ -282,15 +282,15 @@ void merge_into(json& base, const json& overlay, std::string_view overlay_name) 
         std::ptrdiff_t at = find_tag(*existing, tag_of(entry));
         if (at >= 0) {
           (*existing)[static_cast<std::size_t>(at)] = entry;
+        } else if (tail) {
+          existing->push_back(entry);
         } else {
           fresh.push_back(entry);
         }
       }
-      // The first outbound is the default route, so a later file's new outbounds win
+      // The first outbound is the default route, so a later file's new outbounds take
       // that place unless the file says it is a "tail" (spec/config.md §3).
-      if (tail) {
-        for (auto& entry : fresh) existing->push_back(std::move(entry));
-      } else {
+      if (!fresh.empty()) {
         for (auto& entry : *existing) fresh.push_back(std::move(entry));
         *existing = std::move(fresh);
       }
