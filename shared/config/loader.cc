@@ -29,9 +29,9 @@ constexpr std::array<std::string_view, 18> kSections{
     "version",   "geodata", "env",     "transport",   "reverse",          "xsup"};
 
 // Sections xsup does not implement: present and non-empty is an error.
-constexpr std::array<std::string_view, 11> kUnsupportedSections{
+constexpr std::array<std::string_view, 10> kUnsupportedSections{
     "api",     "dns",     "stats",     "fakedns", "observatory", "burstObservatory",
-    "metrics", "reverse", "transport", "geodata", "balancers"};
+    "metrics", "reverse", "transport", "geodata"};
 
 json canonical_top(const json& document) {
   json out = json::object();
@@ -350,7 +350,8 @@ LoadResult load_files(const std::vector<std::string>& files, const std::string& 
     std::vector<std::filesystem::path> found;
     for (const auto& entry : std::filesystem::directory_iterator(confdir, ec)) {
       auto ext = entry.path().extension().string();
-      if ((ext == ".json" || ext == ".jsonc") && !entry.is_directory()) {
+      std::error_code type_ec;
+      if ((ext == ".json" || ext == ".jsonc") && !entry.is_directory(type_ec)) {
         found.push_back(entry.path());
       }
     }

@@ -86,7 +86,10 @@ void build_routing(const Value& value, Config& config, const std::set<std::strin
     }
   }
   if (Value balancers = routing.get("balancers"); !balancers.empty()) balancers.not_supported();
-  routing.get("domainMatcher").as_string();  // the mph/linear choice has no visible effect
+  Value matcher = routing.get("domainMatcher");
+  if (auto m = matcher.as_string(); m && !m->empty() && *m != "hybrid") {
+    matcher.error(fmt::format("{} not supported yet", show(matcher.json())));
+  }
 
   for (const auto& item : routing.get("rules").elements()) {
     Object rule(item);
