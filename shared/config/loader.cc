@@ -61,6 +61,15 @@ std::optional<std::string> tag_of(const json& entry) {
   return found->get<std::string>();
 }
 
+// A member of a JSON object by case-insensitive name, without marking anything as read.
+const json* find_ci(const json& object, std::string_view key) {
+  if (!object.is_object()) return nullptr;
+  for (const auto& [name, value] : object.items()) {
+    if (iequals(name, key)) return &value;
+  }
+  return nullptr;
+}
+
 std::ptrdiff_t find_tag(const json& list, const std::optional<std::string>& tag) {
   if (!tag) return -1;
   for (std::size_t i = 0; i < list.size(); ++i) {
@@ -224,7 +233,7 @@ std::optional<json> parse_document(std::string_view text, std::string_view name,
   return canonical_top(*parsed.value);
 }
 
-LoadResult finish(json merged, Diagnostics& diags) {
+LoadResult finish(const json& merged, Diagnostics& diags) {
   apply_env(merged);
   LoadResult built = build(merged);
   std::vector<Diagnostic> all = diags.take();
@@ -318,6 +327,17 @@ LoadResult build(const json& document) {
         if (auto tag = tag_of(entry)) outbound_tags.insert(*tag);
       }
     }
+    // The api and reverse portals also own tags a rule may name.
+    if (const auto* api = find_ci(document, "api"); api != nullptr && api->is_object()) {
+      if (auto tag = tag_of(*api)) outbound_tags.insert(*tag);
+    }
+    if (const auto* reverse = find_ci(document, "reverse"); reverse != nullptr) {
+      if (const auto* portals = find_ci(*reverse, "portals"); portals && portals->is_array()) {
+        for (const auto& portal : *portals) {
+          if (auto tag = tag_of(portal)) outbound_tags.insert(*tag);
+        }
+      }
+    }
     build_routing(top.get("routing"), config, outbound_tags);
     build_xsup(top.get("xsup"), config);
     build_version(top.get("version"));
@@ -339,7 +359,7 @@ LoadResult load_text(std::string_view text, std::string_view name) {
   Diagnostics diags;
   auto document = parse_document(text, name, diags);
   if (!document) return LoadResult{Config{}, diags.take()};
-  return finish(std::move(*document), diags);
+  return finish(*document, diags);
 }
 
 LoadResult load_files(const std::vector<std::string>& files, const std::string& confdir) {
@@ -383,7 +403,7 @@ LoadResult load_files(const std::vector<std::string>& files, const std::string& 
     }
   }
   if (diags.has_errors()) return LoadResult{Config{}, diags.take()};
-  return finish(std::move(merged), diags);
+  return finish(merged, diags);
 }
 
 }  // namespace xsup::config
