@@ -148,16 +148,8 @@ SniffingConfig build_sniffing(const Value& value) {
       if (!seen) out.dest_override.push_back(normalised);
     }
   }
-  Value domains = sniffing.get("domainsExcluded");
-  if (auto list = domains.as_string_list()) {
-    for (const auto& d : *list) check_domain_entry(domains, d);
-    out.domains_excluded = *list;
-  }
-  Value ips = sniffing.get("ipsExcluded");
-  if (auto list = ips.as_string_list()) {
-    for (const auto& ip : *list) check_ip_entry(ips, ip);
-    out.ips_excluded = *list;
-  }
+  out.domains_excluded = read_entries(sniffing.get("domainsExcluded"), check_domain_entry);
+  out.ips_excluded = read_entries(sniffing.get("ipsExcluded"), check_ip_entry);
   sniffing.read("metadataOnly", out.metadata_only);
   sniffing.read("routeOnly", out.route_only);
   return out;

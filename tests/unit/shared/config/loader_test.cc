@@ -293,7 +293,7 @@ TEST(LoaderTest, Sniffing) {
                           "yet",
                           "inbounds[0].sniffing.destOverride[2]: \"ftp\" is not a sniffer (http, "
                           "tls, quic, fakedns)",
-                          "inbounds[0].sniffing.ipsExcluded: \"10.0.0.0/33\" is not an IP "
+                          "inbounds[0].sniffing.ipsExcluded[0]: \"10.0.0.0/33\" is not an IP "
                           "address or CIDR"));
 }
 
@@ -529,6 +529,41 @@ TEST(LoaderTest, SocksAndHttpOutbounds) {
               Contains("outbounds[0].settings.servers[0].address: required"));
   EXPECT_THAT(errors(outbound(R"("protocol": "socks", "settings": {"servers": [{"port": 0}]})")),
               Contains("outbounds[0].settings.servers[0].port: 0 is out of range 1..65535"));
+}
+
+TEST(LoaderTest, ProxyOutboundsNeedAServer) {
+  EXPECT_THAT(errors(outbound(R"("protocol": "socks", "settings": {"servers": []})")),
+              ElementsAre("outbounds[0].settings.servers: at least one server is required"));
+  EXPECT_THAT(errors(outbound(R"("protocol": "http")")),
+              ElementsAre("outbounds[0].settings.address: required",
+                          "outbounds[0].settings.port: required"));
+  LoadResult r = outbound(R"("protocol": "socks", "settings": {"address": "::1", "port": 1080})");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  const auto& s = std::get<SocksOutbound>(r.config.outbounds[0].settings);
+  EXPECT_EQ(s.servers.at(0).address.host_port(), "[::1]:1080");
+  EXPECT_TRUE(s.servers.at(0).users.empty());
+}
+
+TEST(LoaderTest, NullCountsAsAbsent) {
+  LoadResult r = load(R"({"log": null, "policy": null, "inbounds": [{"protocol": "http",
+      "port": 80, "settings": null, "streamSettings": null, "sniffing": null, "tag": null}]})");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  EXPECT_THAT(strings(r.diagnostics), IsEmpty());
+  EXPECT_FALSE(r.config.log.present);
+  EXPECT_FALSE(r.config.policy.present);
+  EXPECT_EQ(r.config.inbounds.at(0).tag, "");
+}
+
+TEST(LoaderTest, CommaStringLists) {
+  LoadResult r = inbound(R"("protocol": "http", "port": 80, "sniffing": {"enabled": true,
+      "destOverride": "http,tls"})");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  EXPECT_EQ(r.config.inbounds[0].sniffing.dest_override, (std::vector<std::string>{"http", "tls"}));
+  r = load(R"({"outbounds": [{"protocol": "freedom", "tag": "d"}], "routing": {"rules": [
+      {"inboundTag": "a,b", "ip": "10.0.0.0/8,::/0", "outboundTag": "d"}]}})");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  EXPECT_EQ(r.config.routing.rules[0].inbound_tag, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(r.config.routing.rules[0].ip.size(), 2u);
 }
 
 TEST(LoaderTest, OutboundCommonFields) {
