@@ -135,6 +135,7 @@ std::vector<ProxyServer> read_servers(Object& settings) {
   if (servers.present()) {
     for (const auto& item : servers.elements()) {
       Object server(item);
+      if (!server.valid()) continue;
       if (auto s = read_server(server, false)) out.push_back(std::move(*s));
     }
     if (servers.is_array() && servers.json().empty()) {

@@ -672,3 +672,43 @@ TEST(LoaderTest, RoutingRuleErrors) {
 
 }  // namespace
 }  // namespace xsup::config
+
+namespace xsup::config {
+namespace {
+
+// Every section and sub-object given the wrong JSON type: errors with paths, no throw.
+TEST(LoaderTest, WrongShapesAreErrorsNotExceptions) {
+  const char* documents[] = {
+      R"({"inbounds": {}, "outbounds": 5, "routing": [], "log": "x", "policy": {"levels": []}})",
+      R"({"inbounds": [5, null, "x", {"protocol": 1, "port": true, "listen": 4}]})",
+      R"({"inbounds": [{"protocol": "socks", "port": 1, "settings": [], "streamSettings": "tcp",
+          "sniffing": 1, "allocate": []}]})",
+      R"({"inbounds": [{"protocol": "dokodemo-door", "port": 1, "settings": {"address": 1,
+          "port": "x", "network": 5, "followRedirect": "yes"}}]})",
+      R"({"inbounds": [{"protocol": "socks", "port": 1, "streamSettings": {"network": 1,
+          "security": [], "sockopt": [], "tlsSettings": 1, "realitySettings": "x",
+          "rawSettings": {"header": []}}}]})",
+      R"({"inbounds": [{"protocol": "socks", "port": 1, "streamSettings": {"sockopt":
+          {"customSockopt": {}, "happyEyeballs": 1, "trustedXForwardedFor": 1,
+          "tcpKeepAliveIdle": "1"}}}]})",
+      R"({"outbounds": [{"protocol": "socks", "settings": {"servers": {}}},
+          {"protocol": "http", "settings": {"servers": [1], "headers": []}},
+          {"protocol": "freedom", "settings": {"redirect": 5}, "mux": 1, "proxySettings": []}]})",
+      R"({"routing": {"rules": {}, "domainStrategy": 1}})",
+      R"({"routing": {"rules": [1, {"outboundTag": 1, "ip": {}, "domain": 1, "port": []}]}})",
+      R"({"xsup": [], "version": 1, "env": [], "stats": 1, "dns": "x"})",
+      R"({"policy": {"levels": {"0": 1, "99999999999": {}}, "system": 1}})",
+  };
+  for (const char* text : documents) {
+    LoadResult r;
+    ASSERT_NO_THROW(r = load(text)) << text;
+    EXPECT_FALSE(r.ok()) << text;
+    for (const auto& d : r.errors()) {
+      EXPECT_FALSE(d.path.empty()) << text << ": " << d.message;
+      EXPECT_EQ(d.message.find("internal error"), std::string::npos) << text << ": " << d.message;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace xsup::config
