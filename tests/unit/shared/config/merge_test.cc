@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -122,6 +123,36 @@ TEST_F(LoadFilesTest, MissingFileAndEmptyList) {
   ASSERT_EQ(r.errors().size(), 1u);
   EXPECT_EQ(r.errors()[0].message, "cannot read: No such file or directory");
   EXPECT_FALSE(load_files({}, "").ok());
+}
+
+// The multi-file example of the Xray documentation (shared/xray-examples): its three parts
+// merged must give the merged result printed on the same page.
+TEST_F(LoadFilesTest, XrayDocumentationExample) {
+  const char* shared = std::getenv("XSUP_SHARED_DIR");
+  std::filesystem::path dir = shared != nullptr ? shared : XSUP_SOURCE_DIR "/../shared";
+  dir /= "xray-examples/_from-Xray-docs-next/config/features/multiple";
+  if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << dir << " is absent";
+  std::filesystem::copy_file(dir / "L43.jsonc", dir_ / "01_base.json");
+  std::filesystem::copy_file(dir / "L67.jsonc", dir_ / "02_outbound.json");
+  std::filesystem::copy_file(dir / "L91.jsonc", dir_ / "03_tail.json");
+
+  LoadResult merged = load_files({}, dir_.string());
+  LoadResult expected = load_files({(dir / "L104.jsonc").string()}, "");
+  ASSERT_TRUE(merged.ok());
+  ASSERT_TRUE(expected.ok());
+  auto outbound_tags = [](const Config& c) {
+    std::vector<std::string> out;
+    for (const auto& o : c.outbounds) out.push_back(o.tag + "/" + o.protocol);
+    return out;
+  };
+  EXPECT_EQ(outbound_tags(merged.config), outbound_tags(expected.config));
+  EXPECT_EQ(outbound_tags(merged.config),
+            (std::vector<std::string>{"block/blackhole", "direct/freedom", "direct2/freedom"}));
+  ASSERT_EQ(merged.config.inbounds.size(), 1u);
+  EXPECT_EQ(merged.config.inbounds[0].listen, expected.config.inbounds.at(0).listen);
+  EXPECT_TRUE(merged.config.inbounds[0].ports.contains(1080));
+  EXPECT_EQ(merged.config.log.level, log::Level::kDebug);
+  EXPECT_EQ(merged.config.log.level, expected.config.log.level);
 }
 
 }  // namespace
