@@ -197,6 +197,7 @@ void build_inbounds(const Value& value, Config& config) {
     bool unix_listen = false;
     if (auto l = listen.as_string()) {
       if (l->empty()) {
+        ic.listen.clear();  // all addresses
       } else if (iequals(*l, "localhost")) {
         ic.listen = "127.0.0.1";
       } else if ((*l)[0] == '/' || (*l)[0] == '@') {
