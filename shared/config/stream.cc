@@ -304,7 +304,7 @@ SockoptConfig build_sockopt(const Value& value, bool inbound, bool& accept_proxy
   }
   if (Value he = so.get("happyEyeballs"); he.present()) {
     check_happy_eyeballs(he);
-    he.not_supported();
+    if (!he.empty()) he.not_supported();  // {} keeps Xray's default: no racing
   }
   if (Value aps = so.get("addressPortStrategy"); auto s = aps.as_string()) {
     static constexpr std::array<std::string_view, 7> kStrategies{

@@ -451,7 +451,7 @@ TEST(LoaderTest, SockoptNotSupportedYet) {
           p + "happyEyeballs: not supported yet", p + "addressPortStrategy: not supported yet",
           p + "trustedXForwardedFor: not supported yet", p + "penetrate: not supported yet"));
   EXPECT_TRUE(stream(R"({"sockopt": {"dialerProxy": "", "acceptProxyProtocol": false,
-      "addressPortStrategy": "none", "penetrate": false}})")
+      "addressPortStrategy": "none", "penetrate": false, "happyEyeballs": {}}})")
                   .ok());
   LoadResult r = stream(R"({"sockopt": {"tcpNoDelay": true}})");
   EXPECT_TRUE(r.ok());
