@@ -349,7 +349,7 @@ LoadResult build(const json& document) {
     }
   } catch (const std::exception& e) {
     // A bug in a builder must not take the process down while checking a config.
-    diags.error("", fmt::format("internal error while loading: {}", e.what()));
+    diags.error("config", fmt::format("internal error while loading: {}", e.what()));
   }
   result.diagnostics = diags.take();
   return result;
@@ -381,7 +381,7 @@ LoadResult load_files(const std::vector<std::string>& files, const std::string& 
     });
     for (const auto& p : found) paths.push_back(p.string());
   }
-  if (paths.empty()) diags.error("", "no configuration files given");
+  if (paths.empty()) diags.error("config", "no configuration files given");
 
   json merged = json::object();
   bool first = true;
