@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shared/config/model.h"
 #include "shared/config/reader.h"
@@ -28,6 +29,10 @@ void build_outbounds(const Value& value, Config& config);
 // a rule is not reported as dangling just because its outbound is not supported yet.
 void build_routing(const Value& value, Config& config, const std::set<std::string>& outbound_tags);
 
+// A string list (array or comma-separated string) whose entries are checked one by one,
+// each error naming the entry's own path ("...ip[2]").
+std::vector<std::string> read_entries(const Value& value,
+                                      bool (*check)(const Value&, const std::string&));
 // Checks one routing-style domain entry ("regexp:", "full:", "geosite:", plain...).
 bool check_domain_entry(const Value& where, const std::string& entry);
 // Checks one routing-style IP entry ("!"-prefixes, CIDR, "geoip:", "ext:").

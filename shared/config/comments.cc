@@ -66,8 +66,8 @@ std::pair<std::size_t, std::size_t> line_column(std::string_view text, std::size
     if (text[i] == '\n') {
       ++line;
       column = 1;
-    } else {
-      ++column;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++column;  // columns count characters: UTF-8 continuation bytes add nothing
     }
   }
   return {line, column};

@@ -148,16 +148,8 @@ SniffingConfig build_sniffing(const Value& value) {
       if (!seen) out.dest_override.push_back(normalised);
     }
   }
-  Value domains = sniffing.get("domainsExcluded");
-  if (auto list = domains.as_string_list()) {
-    for (const auto& d : *list) check_domain_entry(domains, d);
-    out.domains_excluded = *list;
-  }
-  Value ips = sniffing.get("ipsExcluded");
-  if (auto list = ips.as_string_list()) {
-    for (const auto& ip : *list) check_ip_entry(ips, ip);
-    out.ips_excluded = *list;
-  }
+  out.domains_excluded = read_entries(sniffing.get("domainsExcluded"), check_domain_entry);
+  out.ips_excluded = read_entries(sniffing.get("ipsExcluded"), check_ip_entry);
   sniffing.read("metadataOnly", out.metadata_only);
   sniffing.read("routeOnly", out.route_only);
   return out;
@@ -205,6 +197,7 @@ void build_inbounds(const Value& value, Config& config) {
     bool unix_listen = false;
     if (auto l = listen.as_string()) {
       if (l->empty()) {
+        ic.listen.clear();  // all addresses
       } else if (iequals(*l, "localhost")) {
         ic.listen = "127.0.0.1";
       } else if ((*l)[0] == '/' || (*l)[0] == '@') {

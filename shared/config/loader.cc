@@ -29,9 +29,9 @@ constexpr std::array<std::string_view, 18> kSections{
     "version",   "geodata", "env",     "transport",   "reverse",          "xsup"};
 
 // Sections xsup does not implement: present and non-empty is an error.
-constexpr std::array<std::string_view, 11> kUnsupportedSections{
+constexpr std::array<std::string_view, 10> kUnsupportedSections{
     "api",     "dns",     "stats",     "fakedns", "observatory", "burstObservatory",
-    "metrics", "reverse", "transport", "geodata", "balancers"};
+    "metrics", "reverse", "transport", "geodata"};
 
 json canonical_top(const json& document) {
   json out = json::object();
@@ -59,6 +59,15 @@ std::optional<std::string> tag_of(const json& entry) {
   if (found == nullptr || found->is_null()) return std::string();
   if (!found->is_string()) return std::nullopt;
   return found->get<std::string>();
+}
+
+// A member of a JSON object by case-insensitive name, without marking anything as read.
+const json* find_ci(const json& object, std::string_view key) {
+  if (!object.is_object()) return nullptr;
+  for (const auto& [name, value] : object.items()) {
+    if (iequals(name, key)) return &value;
+  }
+  return nullptr;
 }
 
 std::ptrdiff_t find_tag(const json& list, const std::optional<std::string>& tag) {
@@ -224,7 +233,7 @@ std::optional<json> parse_document(std::string_view text, std::string_view name,
   return canonical_top(*parsed.value);
 }
 
-LoadResult finish(json merged, Diagnostics& diags) {
+LoadResult finish(const json& merged, Diagnostics& diags) {
   apply_env(merged);
   LoadResult built = build(merged);
   std::vector<Diagnostic> all = diags.take();
@@ -282,15 +291,15 @@ void merge_into(json& base, const json& overlay, std::string_view overlay_name) 
         std::ptrdiff_t at = find_tag(*existing, tag_of(entry));
         if (at >= 0) {
           (*existing)[static_cast<std::size_t>(at)] = entry;
+        } else if (tail) {
+          existing->push_back(entry);
         } else {
           fresh.push_back(entry);
         }
       }
-      // The first outbound is the default route, so a later file's new outbounds win
+      // The first outbound is the default route, so a later file's new outbounds take
       // that place unless the file says it is a "tail" (spec/config.md §3).
-      if (tail) {
-        for (auto& entry : fresh) existing->push_back(std::move(entry));
-      } else {
+      if (!fresh.empty()) {
         for (auto& entry : *existing) fresh.push_back(std::move(entry));
         *existing = std::move(fresh);
       }
@@ -318,6 +327,17 @@ LoadResult build(const json& document) {
         if (auto tag = tag_of(entry)) outbound_tags.insert(*tag);
       }
     }
+    // The api and reverse portals also own tags a rule may name.
+    if (const auto* api = find_ci(document, "api"); api != nullptr && api->is_object()) {
+      if (auto tag = tag_of(*api)) outbound_tags.insert(*tag);
+    }
+    if (const auto* reverse = find_ci(document, "reverse"); reverse != nullptr) {
+      if (const auto* portals = find_ci(*reverse, "portals"); portals && portals->is_array()) {
+        for (const auto& portal : *portals) {
+          if (auto tag = tag_of(portal)) outbound_tags.insert(*tag);
+        }
+      }
+    }
     build_routing(top.get("routing"), config, outbound_tags);
     build_xsup(top.get("xsup"), config);
     build_version(top.get("version"));
@@ -325,11 +345,11 @@ LoadResult build(const json& document) {
     for (auto section : kUnsupportedSections) {
       Value v = top.get(section);
       if (!v.empty()) v.not_supported();
-      if (v.present()) Object(v).ignore_rest();
+      if (v.is_object()) Object(v).ignore_rest();
     }
   } catch (const std::exception& e) {
     // A bug in a builder must not take the process down while checking a config.
-    diags.error("", fmt::format("internal error while loading: {}", e.what()));
+    diags.error("config", fmt::format("internal error while loading: {}", e.what()));
   }
   result.diagnostics = diags.take();
   return result;
@@ -339,7 +359,7 @@ LoadResult load_text(std::string_view text, std::string_view name) {
   Diagnostics diags;
   auto document = parse_document(text, name, diags);
   if (!document) return LoadResult{Config{}, diags.take()};
-  return finish(std::move(*document), diags);
+  return finish(*document, diags);
 }
 
 LoadResult load_files(const std::vector<std::string>& files, const std::string& confdir) {
@@ -350,7 +370,8 @@ LoadResult load_files(const std::vector<std::string>& files, const std::string& 
     std::vector<std::filesystem::path> found;
     for (const auto& entry : std::filesystem::directory_iterator(confdir, ec)) {
       auto ext = entry.path().extension().string();
-      if ((ext == ".json" || ext == ".jsonc") && !entry.is_directory()) {
+      std::error_code type_ec;
+      if ((ext == ".json" || ext == ".jsonc") && !entry.is_directory(type_ec)) {
         found.push_back(entry.path());
       }
     }
@@ -360,7 +381,7 @@ LoadResult load_files(const std::vector<std::string>& files, const std::string& 
     });
     for (const auto& p : found) paths.push_back(p.string());
   }
-  if (paths.empty()) diags.error("", "no configuration files given");
+  if (paths.empty()) diags.error("config", "no configuration files given");
 
   json merged = json::object();
   bool first = true;
@@ -382,7 +403,7 @@ LoadResult load_files(const std::vector<std::string>& files, const std::string& 
     }
   }
   if (diags.has_errors()) return LoadResult{Config{}, diags.take()};
-  return finish(std::move(merged), diags);
+  return finish(merged, diags);
 }
 
 }  // namespace xsup::config

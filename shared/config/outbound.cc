@@ -135,7 +135,11 @@ std::vector<ProxyServer> read_servers(Object& settings) {
   if (servers.present()) {
     for (const auto& item : servers.elements()) {
       Object server(item);
+      if (!server.valid()) continue;
       if (auto s = read_server(server, false)) out.push_back(std::move(*s));
+    }
+    if (servers.is_array() && servers.json().empty()) {
+      servers.error("at least one server is required");
     }
     return out;
   }
@@ -177,10 +181,7 @@ void build_outbounds(const Value& value, Config& config) {
     } else if (name == "socks") {
       oc.protocol = "socks";
       oc.settings = SocksOutbound{read_servers(settings)};
-      if (std::get<SocksOutbound>(oc.settings).servers.empty()) {
-        settings.get("servers").error("at least one server is required");
-        ok = false;
-      }
+      ok = ok && !std::get<SocksOutbound>(oc.settings).servers.empty();
     } else if (name == "http") {
       oc.protocol = "http";
       HttpOutbound http;
@@ -189,10 +190,7 @@ void build_outbounds(const Value& value, Config& config) {
       for (auto& [key, v] : headers.items()) {
         if (auto text = v.as_string()) http.headers.emplace_back(key, *text);
       }
-      if (http.servers.empty()) {
-        settings.get("servers").error("at least one server is required");
-        ok = false;
-      }
+      ok = ok && !http.servers.empty();
       oc.settings = std::move(http);
     } else {
       ok = false;

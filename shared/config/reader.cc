@@ -239,14 +239,18 @@ Object::Object(const Value& value) : path_(value.path()), diags_(&value.diags())
 
 Object::~Object() {
   if (json_ == nullptr || ignore_rest_) return;
-  for (const auto& [key, item] : json_->items()) {
-    if (read_.count(key) == 0) diags_->warning(join_path(path_, key), "unknown field, ignored");
+  try {
+    for (const auto& [key, item] : json_->items()) {
+      if (read_.count(key) == 0) diags_->warning(join_path(path_, key), "unknown field, ignored");
+    }
+  } catch (...) {
+    // Out of memory while composing a warning: losing the warning beats std::terminate.
   }
 }
 
 Value Object::get(std::string_view key) {
   std::string path = join_path(path_, key);
-  if (json_ == nullptr) return Value(nullptr, std::move(path), diags_);
+  if (json_ == nullptr) return {nullptr, std::move(path), diags_};
   auto exact = json_->find(key);
   const nlohmann::json* found = exact != json_->end() ? &*exact : nullptr;
   // Every spelling counts as read: Go assigns each of them to the same field.
@@ -256,7 +260,7 @@ Value Object::get(std::string_view key) {
       if (found == nullptr) found = &item;
     }
   }
-  return Value(found, std::move(path), diags_);
+  return {found, std::move(path), diags_};
 }
 
 std::vector<std::pair<std::string, Value>> Object::items() {

@@ -16,7 +16,8 @@ bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
-// Reads a list of domain or IP entries, checking each one with its own path.
+}  // namespace
+
 std::vector<std::string> read_entries(const Value& value,
                                       bool (*check)(const Value&, const std::string&)) {
   auto list = value.as_string_list();
@@ -31,8 +32,6 @@ std::vector<std::string> read_entries(const Value& value,
   }
   return *list;
 }
-
-}  // namespace
 
 bool check_domain_entry(const Value& where, const std::string& entry) {
   if (starts_with(entry, "regexp:")) {
@@ -86,7 +85,10 @@ void build_routing(const Value& value, Config& config, const std::set<std::strin
     }
   }
   if (Value balancers = routing.get("balancers"); !balancers.empty()) balancers.not_supported();
-  routing.get("domainMatcher").as_string();  // the mph/linear choice has no visible effect
+  Value matcher = routing.get("domainMatcher");
+  if (auto m = matcher.as_string(); m && !m->empty() && *m != "hybrid") {
+    matcher.error(fmt::format("{} not supported yet", show(matcher.json())));
+  }
 
   for (const auto& item : routing.get("rules").elements()) {
     Object rule(item);

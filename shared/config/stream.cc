@@ -119,6 +119,8 @@ void check_tls(const Value& value) {
   tls.get("pinnedPeerCertificatePublicKeySha256").as_string_list();
   tls.get("pinnedPeerCertSha256").as_string();
   tls.get("verifyPeerCertInNames").as_string_list();
+  tls.get("verifyPeerCertByName").as_string();
+  tls.get("disableSessionResumption").as_bool();
   tls.get("masterKeyLog").as_string();
   tls.get("curvePreferences").as_string_list();
   tls.get("echServerKeys").as_string();
@@ -173,7 +175,7 @@ void build_custom_sockopt(const Value& value, SockoptConfig& out) {
       Value v = entry.get(key);
       if (v.absent()) return false;
       if (v.json().is_string()) {
-        const std::string& text = v.json().get_ref<const std::string&>();
+        const auto& text = v.json().get_ref<const std::string&>();
         try {
           std::size_t used = 0;
           long long n = std::stoll(text, &used, 10);
@@ -302,7 +304,7 @@ SockoptConfig build_sockopt(const Value& value, bool inbound, bool& accept_proxy
   }
   if (Value he = so.get("happyEyeballs"); he.present()) {
     check_happy_eyeballs(he);
-    he.not_supported();
+    if (!he.empty()) he.not_supported();  // {} keeps Xray's default: no racing
   }
   if (Value aps = so.get("addressPortStrategy"); auto s = aps.as_string()) {
     static constexpr std::array<std::string_view, 7> kStrategies{
