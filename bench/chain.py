@@ -183,7 +183,6 @@ class Procs:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.procs: list[tuple[str, subprocess.Popen]] = []
-        self.seen_descendants: dict[int, set[int]] = {}
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
         out = open(self.workdir / f"{name}.log", "wb")
