@@ -36,6 +36,8 @@ START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Exit statuses that count as a clean stop on SIGTERM.
+CLEAN_EXIT = (0, -signal.SIGTERM, 128 + signal.SIGTERM)
 STRACE_SYSCALLS = "splice,read,write,recvmsg,sendmsg,readv,writev"
 
 
@@ -355,6 +357,7 @@ class RoundResult:
     client_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
     cpu_s_per_gb: float = 0.0
+    shutdown_errors: list[str] = field(default_factory=list)
 
 
 class Bench:
@@ -403,8 +406,9 @@ class Bench:
 
     def round_proxied(self, side: Side, rnd: int) -> RoundResult:
         srv = cli = None
+        shutdown: list[str] = []
         try:
-            _, srv, _, cli, entry = self.start_pair(side)
+            srv_name, srv, cli_name, cli, entry = self.start_pair(side)
             t = run_iperf_client(entry, self.args.duration, self.args.parallel)
             # Read usage just before stopping, while both trees are alive.
             cu, su = tree_usage(cli.pid), tree_usage(srv.pid)
@@ -412,6 +416,12 @@ class Bench:
                 if p.poll() is not None:
                     raise BenchError(f"{side.name} {name} proxy died during the transfer "
                                      f"(status {p.returncode})")
+            # A clean stop is part of the result: report a crash on SIGTERM.
+            for name, p in ((cli_name, cli), (srv_name, srv)):
+                self.procs.stop(p)
+                if p.returncode not in CLEAN_EXIT:
+                    shutdown.append(f"{name} exited with status {p.returncode} on SIGTERM: "
+                                    + self.procs.log_tail(name, 1))
         except BenchError as e:
             return RoundResult(side.name, rnd, False, str(e))
         finally:
@@ -426,6 +436,7 @@ class Bench:
             client_rss_mb=cu.peak_rss_kb / 1024, server_rss_mb=su.peak_rss_kb / 1024,
             client_cpu_s=cu.cpu_s, server_cpu_s=su.cpu_s,
             cpu_s_per_gb=cpu / gb if gb > 0 else float("nan"),
+            shutdown_errors=shutdown,
         )
 
     def strace_round(self, side: Side) -> dict:
@@ -522,6 +533,7 @@ def summarize(results: list[RoundResult]) -> dict:
             "gbps_median": median_or_none([r.gbps for r in ok]),
             "gbps_all": [round(r.gbps, 3) for r in ok],
             "errors": [r.error for r in all_rounds if not r.ok],
+            "shutdown_errors": [e for r in all_rounds for e in r.shutdown_errors],
         }
         if name != "baseline":
             s["client_rss_mb_median"] = median_or_none([r.client_rss_mb for r in ok])
@@ -536,11 +548,22 @@ def summarize(results: list[RoundResult]) -> dict:
             return x[key] / v[key]
         return None
 
+    # Ratios within each round (xsup and v2ray ran back to back) drift less
+    # with the machine's load than the ratio of the two medians.
+    by_round: dict[int, dict[str, RoundResult]] = {}
+    for r in results:
+        if r.ok:
+            by_round.setdefault(r.round, {})[r.side] = r
+    pairs = [(d["xsup"], d["v2ray"]) for d in by_round.values() if "xsup" in d and "v2ray" in d]
     return {
         "sides": sides,
         "ratio_xsup_over_v2ray": {
             "throughput": ratio("gbps_median"),
             "cpu_per_gb": ratio("cpu_s_per_gb_median"),
+            "throughput_paired_median": median_or_none(
+                [x.gbps / v.gbps for x, v in pairs if v.gbps > 0]),
+            "cpu_per_gb_paired_median": median_or_none(
+                [x.cpu_s_per_gb / v.cpu_s_per_gb for x, v in pairs if v.cpu_s_per_gb > 0]),
         },
     }
 
@@ -573,10 +596,14 @@ def print_table(summary: dict, args: argparse.Namespace, labels: dict[str, str])
                         for i, (c, w) in enumerate(zip(r, widths))))
     rt = summary["ratio_xsup_over_v2ray"]
     print(f"xsup/v2ray: throughput {fmt(rt['throughput'])}x, "
-          f"CPU per GB {fmt(rt['cpu_per_gb'])}x")
+          f"CPU per GB {fmt(rt['cpu_per_gb'])}x "
+          f"(median of per-round ratios: {fmt(rt['throughput_paired_median'])}x, "
+          f"{fmt(rt['cpu_per_gb_paired_median'])}x)")
     for name in ("baseline", "xsup", "v2ray"):
         for err in summary["sides"][name]["errors"]:
             print(f"error ({labels.get(name, name)}): " + err.replace("\n", "\n    "))
+        for err in summary["sides"][name]["shutdown_errors"]:
+            print(f"unclean stop ({labels.get(name, name)}): {err}")
     st = summary.get("strace")
     if st:
         print()
@@ -691,6 +718,8 @@ def main(argv: list[str] | None = None) -> int:
                            f"  {r.cpu_s_per_gb:.3f} s/GB"))
                 else:
                     log(f"round {rnd} {labels[name]:<13} FAILED: {r.error}")
+                for err in r.shutdown_errors:
+                    log(f"round {rnd} {labels[name]:<13} unclean stop: {err}")
         summary = summarize(results)
         if args.strace:
             log(f"strace round ({args.strace_duration:g} s) ...")
