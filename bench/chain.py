@@ -668,6 +668,7 @@ def resolve_exe(path: str) -> str:
 
 
 def on_sigterm(signum, frame):  # noqa: ARG001
+    log("chain.py: SIGTERM, stopping every process started")
     raise SystemExit(128 + signum)
 
 
@@ -750,4 +751,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("chain.py: interrupted (every process started has been stopped)")
+        sys.exit(130)
