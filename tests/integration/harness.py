@@ -687,7 +687,21 @@ class IntegrationTest(unittest.TestCase):
     def start_server(self, config, name="server", impl=None):
         server = start_server(self.res, config, name, impl)
         self.addCleanup(self._dump_log_on_failure, server)
+        self.addCleanup(self._check_clean_exit, server)
         return server
+
+    def _check_clean_exit(self, server):
+        """An xsup under test must stop on SIGTERM with status 0 and no sanitizer report:
+        a crash or a leak at exit fails the test that ran it."""
+        if server.impl != "xsup" or server.proc is None:
+            return
+        was_running = server.alive()
+        code = server.stop()
+        log = server.log()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            self.assertNotIn(marker, log, f"{server.name}: sanitizer report\n{log[-4000:]}")
+        if was_running:
+            self.assertEqual(code, 0, f"{server.name} exited with {code} on SIGTERM\n{log[-4000:]}")
 
     def _dump_log_on_failure(self, server):
         outcome = getattr(self, "_outcome", None)
