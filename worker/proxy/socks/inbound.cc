@@ -96,9 +96,13 @@ awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session sessio
     case HandshakeResult::Next::kConnect:
       session.target = std::move(result->target);
       session.original_target = session.target;
-      co_await context_.dispatcher.dispatch(
-          session, *stream, core::Prefetch{std::move(buffer), reader.pos, reader.filled});
-      co_return;
+      {
+        // Named, not a temporary in the co_await: g++ 12 may destroy such a temporary twice,
+        // which returns its pooled buffer twice and hands it to two connections at once.
+        core::Prefetch first{std::move(buffer), reader.pos, reader.filled};
+        co_await context_.dispatcher.dispatch(session, *stream, std::move(first));
+        co_return;
+      }
     case HandshakeResult::Next::kUdpAssociate:
       buffer = core::Buffer();  // an idle association holds no pooled buffer
       co_await hold_association(*stream, session);
@@ -106,8 +110,11 @@ awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session sessio
     case HandshakeResult::Next::kNotSocks:
       // Xray serves HTTP proxy clients on the SOCKS port too (proxy/socks/server.go).
 #ifdef XSUP_SOCKS_HTTP_HANDOFF
+    {
+      core::Prefetch first{std::move(buffer), 0, reader.filled};  // named: see above
       co_await http::serve_as_http(context_, std::move(stream), std::move(session),
-                                   core::Prefetch{std::move(buffer), 0, reader.filled});
+                                   std::move(first));
+    }
 #else
       log::info(session.id, "socks: rejected: not SOCKS, and the HTTP inbound is not built in");
       stream->close();
