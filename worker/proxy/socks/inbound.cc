@@ -97,8 +97,8 @@ awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session sessio
       session.target = std::move(result->target);
       session.original_target = session.target;
       {
-        // Named, not a temporary in the co_await: g++ 12 may destroy such a temporary twice,
-        // which returns its pooled buffer twice and hands it to two connections at once.
+        // A named argument, not a temporary: g++ 12 destroys class temporaries in a co_await
+        // expression twice (here: the pooled buffer, released twice).
         core::Prefetch first{std::move(buffer), reader.pos, reader.filled};
         co_await context_.dispatcher.dispatch(session, *stream, std::move(first));
         co_return;
@@ -111,7 +111,7 @@ awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session sessio
       // Xray serves HTTP proxy clients on the SOCKS port too (proxy/socks/server.go).
 #ifdef XSUP_SOCKS_HTTP_HANDOFF
     {
-      core::Prefetch first{std::move(buffer), 0, reader.filled};  // named: see above
+      core::Prefetch first{std::move(buffer), 0, reader.filled};
       co_await http::serve_as_http(context_, std::move(stream), std::move(session),
                                    std::move(first));
     }
