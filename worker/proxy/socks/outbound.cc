@@ -129,7 +129,8 @@ awaitable<Expected<SocksOutbound::Handshake>> SocksOutbound::handshake(
   // RFC 1928 §3. The credentials wait for the method choice: some servers (microsocks)
   // drop a greeting pipelined with them.
   const std::uint8_t method = account != nullptr ? kMethodPassword : kMethodNoAuth;
-  if (auto ec = co_await stream.write_all(as_buffer(encode_greeting(method))); ec) {
+  const auto greeting = encode_greeting(method);
+  if (auto ec = co_await stream.write_all(as_buffer(greeting)); ec) {
     co_return timed_out(Error(ec, "SOCKS server write failed"));
   }
   auto chosen = co_await reader.next(stream, parse_method_choice);

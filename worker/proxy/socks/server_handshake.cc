@@ -90,7 +90,8 @@ asio::awaitable<Expected<HandshakeResult>> accept_socks5(core::Stream& stream,
     if (auto sent = co_await send(stream, as_buffer(none)); !sent) co_return sent.error();
     co_return Error(Errc::kAuthFailed, "no acceptable authentication method");
   }
-  if (auto sent = co_await send(stream, as_buffer(encode_method_choice(method))); !sent) {
+  const auto choice = encode_method_choice(method);
+  if (auto sent = co_await send(stream, as_buffer(choice)); !sent) {
     co_return sent.error();
   }
 
@@ -103,7 +104,8 @@ asio::awaitable<Expected<HandshakeResult>> accept_socks5(core::Stream& stream,
                                   return a.user == credentials->user && a.pass == credentials->pass;
                                 });
     const bool ok = account != settings.accounts.end();
-    if (auto sent = co_await send(stream, as_buffer(encode_auth_status(ok))); !sent) {
+    const auto status = encode_auth_status(ok);
+    if (auto sent = co_await send(stream, as_buffer(status)); !sent) {
       co_return sent.error();
     }
     if (!ok) co_return Error(Errc::kAuthFailed, "invalid user name or password");
