@@ -1,15 +1,11 @@
-// C++20 turns off libstdc++'s extern template for std::string, so every object emits weak
-// copies of its members; a static-library object that defines them can then be pulled into
-// a link (the unit tests, via GoogleTest's references) that never uses the object itself.
-// This one needs the dispatcher, so it must only be linked where it is used.
-#include <string>
-extern template class std::basic_string<char>;
+#include "worker/proxy/socks/inbound.h"
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <exception>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,17 +14,11 @@ extern template class std::basic_string<char>;
 #include "worker/core/deadline.h"
 #include "worker/core/prefetch.h"
 #include "worker/dispatch/dispatcher.h"
+#include "worker/proxy/http/http.h"
 #include "worker/proxy/socks/codec.h"
 #include "worker/proxy/socks/handshake_reader.h"
-#include "worker/proxy/socks/http_handoff.h"
-#include "worker/proxy/socks/inbound.h"
 #include "worker/proxy/socks/server_handshake.h"
 #include "worker/proxy/socks/socks.h"
-
-#if __has_include("worker/proxy/http/http.h")
-#include "worker/proxy/http/http.h"
-#define XSUP_SOCKS_HTTP_HANDOFF 1
-#endif
 
 namespace xsup::worker::proxy::socks {
 
@@ -109,16 +99,11 @@ awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session sessio
       co_return;
     case HandshakeResult::Next::kNotSocks:
       // Xray serves HTTP proxy clients on the SOCKS port too (proxy/socks/server.go).
-#ifdef XSUP_SOCKS_HTTP_HANDOFF
-    {
-      core::Prefetch first{std::move(buffer), 0, reader.filled};
-      co_await http::serve_as_http(context_, std::move(stream), std::move(session),
-                                   std::move(first));
-    }
-#else
-      log::info(session.id, "socks: rejected: not SOCKS, and the HTTP inbound is not built in");
-      stream->close();
-#endif
+      {
+        core::Prefetch first{std::move(buffer), 0, reader.filled};
+        co_await http::serve_as_http(context_, std::move(stream), std::move(session),
+                                     std::move(first));
+      }
       co_return;
   }
 }
