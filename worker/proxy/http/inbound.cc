@@ -292,18 +292,6 @@ class ClientConnection {
     co_return Next::kEnd;
   }
 
-  void log_access() {
-    if (!log::access_enabled()) return;
-    const auto& source = session_.source;
-    std::string from = log::mask(source.address.to_string());
-    if (source.address.is_ip() && source.address.ip().is_v6()) from = "[" + from + "]";
-    std::string line =
-        fmt::format("from {}:{} accepted {} [{} -> {}]", from, source.port,
-                    session_.target.to_string(), session_.inbound_tag, session_.outbound_tag);
-    if (!session_.user.empty()) line += fmt::format(" email: {}", session_.user);
-    log::access(line);
-  }
-
   // An upstream connection to `destination`: the kept-alive one when it goes there, else
   // a new one through the router. Sends 503 to the client when none can be had.
   awaitable<Status> ensure_upstream(const net::Destination& destination, bool may_reuse,
@@ -332,8 +320,7 @@ class ClientConnection {
     upstream_destination_ = destination;
     upstream_reusable_ = false;
     watchdog_.set_upstream(upstream_.get());
-    watchdog_.touch();
-    log_access();
+    watchdog_.touch();  // Dispatcher::connect wrote the access line
     co_return Status{};
   }
 
