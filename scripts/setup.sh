@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config clang-format clang-tidy
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format clang-tidy
   # libraries (DESIGN.md §7)
   libasio-dev nlohmann-json3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev
   # test peers and tools

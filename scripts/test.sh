@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Sets up this machine, builds xsup and runs every test: unit and integration tests on
-# the release build, then again on the ASan+UBSan build.
-# XSUP_TEST_PRESETS="release" limits the builds (default "release asan").
+# Sets up this machine, builds xsup and runs every test: a short run of every fuzz target,
+# then unit and integration tests on the release build and again on the ASan+UBSan build.
+# XSUP_FUZZ_SECONDS=0 skips fuzzing; XSUP_TEST_PRESETS="release" limits the builds
+# (default "release asan").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+if [ "${XSUP_FUZZ_SECONDS:-15}" != 0 ]; then
+  echo "== fuzz"
+  ./scripts/fuzz.sh
+fi
 presets=${XSUP_TEST_PRESETS:-release asan}
 for preset in $presets; do
   echo "== $preset: build"
