@@ -43,21 +43,22 @@ struct Error {
   std::string_view reason;  // static text; empty means code.message() says it all
 
   Error() = default;
-  Error(std::error_code c, std::string_view r = {}) : code(c), reason(r) {}  // NOLINT
+  Error(std::error_code c, std::string_view r = {}) : code(c), reason(r) {}        // NOLINT
   Error(Errc e, std::string_view r = {}) : code(make_error_code(e)), reason(r) {}  // NOLINT
 
   bool is(Errc e) const { return code == make_error_code(e); }
   std::string message() const;
 };
 
-// A value or an Error; the subset of C++23 std::expected that xsup needs (g++ 12 lacks it).
-template <class T>
+// A value or an error; the subset of C++23 std::expected that xsup needs (g++ 12 lacks
+// it). The error type is Error on the data path; compilers of config pieces use their own.
+template <class T, class E = Error>
 class [[nodiscard]] Expected {
  public:
   Expected(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
-  Expected(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
-  Expected(Errc e, std::string_view reason = {})  // NOLINT
-      : state_(std::in_place_index<1>, Error(e, reason)) {}
+  Expected(E error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  Expected(Errc e, std::string_view reason = {})                           // NOLINT
+      requires std::is_same_v<E, Error> : state_(std::in_place_index<1>, Error(e, reason)) {}
 
   bool has_value() const { return state_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -71,18 +72,19 @@ class [[nodiscard]] Expected {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { return std::get<1>(state_); }
+  const E& error() const& { return std::get<1>(state_); }
+  E& error() & { return std::get<1>(state_); }
 
  private:
-  std::variant<T, Error> state_;
+  std::variant<T, E> state_;
 };
 
 // Expected<void>: success or an Error.
 template <>
-class [[nodiscard]] Expected<void> {
+class [[nodiscard]] Expected<void, Error> {
  public:
   Expected() = default;
-  Expected(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT
+  Expected(Error error) : error_(std::move(error)), failed_(true) {}                    // NOLINT
   Expected(Errc e, std::string_view reason = {}) : error_(e, reason), failed_(true) {}  // NOLINT
 
   bool has_value() const { return !failed_; }

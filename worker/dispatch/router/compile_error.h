@@ -5,8 +5,8 @@
 
 #include <cstddef>
 #include <string>
-#include <utility>
-#include <variant>
+
+#include "shared/base/error.h"
 
 namespace xsup::worker::dispatch::router {
 
@@ -22,25 +22,6 @@ struct CompileError {
 
 // A compiled value or the first CompileError.
 template <class T>
-class [[nodiscard]] Compiled {
- public:
-  Compiled(T value) : state_(std::in_place_index<0>, std::move(value)) {}             // NOLINT
-  Compiled(CompileError error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
-
-  bool has_value() const { return state_.index() == 0; }
-  explicit operator bool() const { return has_value(); }
-  T& value() & { return std::get<0>(state_); }
-  const T& value() const& { return std::get<0>(state_); }
-  T&& value() && { return std::get<0>(std::move(state_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const CompileError& error() const { return std::get<1>(state_); }
-  CompileError& error() { return std::get<1>(state_); }
-
- private:
-  std::variant<T, CompileError> state_;
-};
+using Compiled = base::Expected<T, CompileError>;
 
 }  // namespace xsup::worker::dispatch::router

@@ -566,12 +566,6 @@ class ClientConnection {
 
 }  // namespace
 
-// g++ 12 inlines Asio's recycling frame allocator into this coroutine and then reports its
-// sized operator delete as mismatched: a false positive (GCC PR 109224).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
 awaitable<void> serve_as_http(const InboundContext& ctx, core::StreamPtr stream,
                               core::Session session, core::Prefetch first) {
   const std::uint64_t id = session.id;
@@ -584,9 +578,6 @@ awaitable<void> serve_as_http(const InboundContext& ctx, core::StreamPtr stream,
     log::warning(id, "http: connection ended by exception: {}", e.what());
   }
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 awaitable<void> HttpInbound::serve(core::StreamPtr stream, core::Session session) {
   core::Prefetch nothing;  // named: g++ 12 mishandles class temporaries in co_await

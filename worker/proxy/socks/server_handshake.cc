@@ -4,12 +4,6 @@
 
 #include "worker/proxy/socks/codec.h"
 
-// g++ 12 inlines Asio's recycling frame allocator into these coroutines and then reports
-// its sized operator delete as mismatched: a false positive (GCC PR 109224).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace xsup::worker::proxy::socks {
 namespace {
 
