@@ -16,6 +16,7 @@
 #include "shared/config/loader.h"
 #include "shared/crypto/uuid.h"
 #include "worker/dispatch/router_adapter.h"
+#include "worker/dispatch/sniff_exclusions.h"
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
 #include "worker/proxy/registry.h"
@@ -118,6 +119,7 @@ std::vector<std::string> check_runtime(const config::Config& cfg) {
   }
   try {
     (void)worker::dispatch::make_router(cfg);
+    (void)worker::dispatch::compile_sniff_exclusions(cfg);
   } catch (const std::exception& e) {
     errors.emplace_back(e.what());
   }

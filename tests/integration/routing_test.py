@@ -104,5 +104,38 @@ class SniffingTest(harness.IntegrationTest):
         self.assertEqual(self.tls.requests, [])
 
 
+@harness.xsup_only("v2ray 4.34 has no domainsExcluded, ipsExcluded or routeOnly")
+class SniffingOptionsTest(harness.IntegrationTest):
+    """domainsExcluded and ipsExcluded keep a sniffed domain from overriding the target;
+    routeOnly uses it for routing alone."""
+
+    def start(self, **sniffing):
+        self.origin = harness.http_origin(self.res)
+        self.port = harness.free_port()
+        inbound = harness.socks_inbound(self.port, sniffing=["http"])
+        inbound["sniffing"].update(sniffing)
+        rules = [{"type": "field", "domain": ["domain:blocked.test"], "outboundTag": "block"}]
+        self.start_server(harness.base_config([inbound], OUTBOUNDS, rules))
+
+    def fetch(self, host):
+        return curl("--socks5", f"{LOOPBACK}:{self.port}", "-H", f"Host: {host}",
+                    self.origin.url("/size/16"))
+
+    def test_domains_excluded_keeps_the_ip_target(self):
+        self.start(domainsExcluded=["domain:blocked.test"])
+        self.assert_curl_ok(self.fetch("www.blocked.test"), b"x" * 16)
+
+    def test_ips_excluded_keeps_the_ip_target(self):
+        self.start(ipsExcluded=[f"{LOOPBACK}/32"])
+        self.assert_curl_ok(self.fetch("blocked.test"), b"x" * 16)
+
+    def test_route_only_still_routes_by_the_sniffed_domain(self):
+        self.start(routeOnly=True)
+        self.assert_curl_fails(self.fetch("blocked.test"))
+        # Not blocked: routeOnly leaves the target an IP, and the origin answers there.
+        self.assert_curl_ok(self.fetch("allowed.test"), b"x" * 16)
+        self.assertEqual(len(self.origin.requests), 1)
+
+
 if __name__ == "__main__":
     harness.main()

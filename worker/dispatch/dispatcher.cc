@@ -10,15 +10,14 @@ namespace xsup::worker::dispatch {
 namespace {
 
 std::string source_text(const core::Session& session) {
-  return log::mask(session.source.address.to_string()) + ":" +
-         std::to_string(session.source.port);
+  return log::mask(session.source.address.to_string()) + ":" + std::to_string(session.source.port);
 }
 
 void write_access(const core::Session& session, std::string_view verdict) {
   if (!log::access_enabled()) return;
-  std::string line = fmt::format("from {} {} {} [{} -> {}]", source_text(session), verdict,
-                                 session.target.to_string(), session.inbound_tag,
-                                 session.outbound_tag);
+  std::string line =
+      fmt::format("from {} {} {} [{} -> {}]", source_text(session), verdict,
+                  session.target.to_string(), session.inbound_tag, session.outbound_tag);
   if (!session.user.empty()) {
     line += " email: ";
     line += session.user;
@@ -31,7 +30,10 @@ void write_access(const core::Session& session, std::string_view verdict) {
 Dispatcher::Dispatcher(const config::Config& config,
                        std::vector<std::unique_ptr<proxy::Outbound>> outbounds,
                        std::unique_ptr<Router> router)
-    : config_(config), outbounds_(std::move(outbounds)), router_(std::move(router)) {}
+    : config_(config),
+      outbounds_(std::move(outbounds)),
+      router_(std::move(router)),
+      sniff_exclusions_(compile_sniff_exclusions(config)) {}
 
 Dispatcher::~Dispatcher() = default;
 
@@ -61,12 +63,15 @@ awaitable<Expected<proxy::Outbound*>> Dispatcher::route(core::Session& session) 
 awaitable<void> Dispatcher::dispatch(core::Session& session, core::Stream& client,
                                      core::Prefetch first) {
   if (session.sniffing != nullptr && session.sniffing->enabled) {
-    co_await sniff_first_bytes(session, client, first);
+    auto it = sniff_exclusions_.find(session.sniffing);
+    const SniffExclusions* exclusions = it == sniff_exclusions_.end() ? nullptr : &it->second;
+    co_await sniff_first_bytes(session, client, first, exclusions);
   }
   auto outbound = co_await route(session);
   if (!outbound) {
     write_access(session, "rejected");
-    log::info(session.id, "dispatch: {} for {}: {}", session.outbound_tag.empty() ? "no route" : "no outbound " + session.outbound_tag,
+    log::info(session.id, "dispatch: {} for {}: {}",
+              session.outbound_tag.empty() ? "no route" : "no outbound " + session.outbound_tag,
               session.target.to_string(), outbound.error().message());
     co_return;
   }
@@ -80,8 +85,8 @@ awaitable<void> Dispatcher::dispatch(core::Session& session, core::Stream& clien
   // Hand the prefetched bytes over, then give the buffer back before the long relay.
   std::uint64_t first_bytes = first.size();
   if (first_bytes > 0) {
-    std::error_code ec = co_await (*server)->write_all(
-        asio::buffer(first.bytes().data(), first.bytes().size()));
+    std::error_code ec =
+        co_await (*server)->write_all(asio::buffer(first.bytes().data(), first.bytes().size()));
     if (ec) {
       log::info(session.id, "{}: write to {} failed: {}", session.outbound_tag,
                 session.target.to_string(), ec.message());
@@ -94,8 +99,7 @@ awaitable<void> Dispatcher::dispatch(core::Session& session, core::Stream& clien
   (*server)->close();
   log::info(session.id, "closed {}: up {} down {} via {} ({}{}{})", session.target.to_string(),
             result.uplink + first_bytes, result.downlink, result.spliced ? "splice" : "copy",
-            result.ended_by, result.error ? ": " : "",
-            result.error ? result.error.message() : "");
+            result.ended_by, result.error ? ": " : "", result.error ? result.error.message() : "");
 }
 
 awaitable<Expected<core::StreamPtr>> Dispatcher::connect(core::Session& session) {

@@ -3,12 +3,12 @@
 // DefaultDispatcher). It sniffs the first client bytes when the inbound asks, asks the
 // router for an outbound, connects through it and runs the relay.
 
+#include <asio/awaitable.hpp>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <asio/awaitable.hpp>
 
 #include "shared/base/error.h"
 #include "shared/config/model.h"
@@ -17,13 +17,13 @@
 #include "worker/core/session.h"
 #include "worker/core/stream.h"
 #include "worker/dispatch/route.h"
+#include "worker/dispatch/sniff_exclusions.h"
 #include "worker/proxy/outbound.h"
 
 namespace xsup::worker::dispatch {
 
 using asio::awaitable;
 using base::Expected;
-
 
 class Dispatcher {
  public:
@@ -51,6 +51,7 @@ class Dispatcher {
   const config::Config& config_;
   std::vector<std::unique_ptr<proxy::Outbound>> outbounds_;
   std::unique_ptr<Router> router_;
+  std::map<const config::SniffingConfig*, SniffExclusions> sniff_exclusions_;
 };
 
 }  // namespace xsup::worker::dispatch

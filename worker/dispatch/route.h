@@ -2,9 +2,8 @@
 // The dispatcher's two decisions before a connection is opened: what the first client
 // bytes say (sniffing, spec/sniffing-routing.md §2) and which outbound takes it.
 
-#include <string>
-
 #include <asio/awaitable.hpp>
+#include <string>
 
 #include "shared/base/error.h"
 #include "worker/core/prefetch.h"
@@ -26,7 +25,9 @@ class Router {
 // Reads the client's first bytes into `first` (at most its buffer, within the sniffing
 // time budget) and applies what they reveal: session.protocol, and the sniffed domain as
 // the target or, with routeOnly, as session.route_domain.
+// `exclusions`: the inbound's compiled domainsExcluded / ipsExcluded, or nullptr.
+struct SniffExclusions;
 awaitable<void> sniff_first_bytes(core::Session& session, core::Stream& client,
-                                  core::Prefetch& first);
+                                  core::Prefetch& first, const SniffExclusions* exclusions);
 
 }  // namespace xsup::worker::dispatch

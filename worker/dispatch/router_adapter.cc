@@ -13,27 +13,6 @@
 namespace xsup::worker::dispatch {
 namespace {
 
-// Where geoip.dat / geosite.dat live, as Xray looks for them (spec/config.md §5).
-std::filesystem::path asset_directory() {
-  for (const char* name : {"xray.location.asset", "XRAY_LOCATION_ASSET"}) {
-    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
-  }
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  std::vector<std::filesystem::path> candidates;
-  if (!ec) candidates.push_back(exe.parent_path());
-  for (const char* dir : {"/usr/local/share/xray", "/usr/share/xray", "/opt/share/xray"}) {
-    candidates.emplace_back(dir);
-  }
-  for (const auto& dir : candidates) {
-    if (std::filesystem::exists(dir / "geoip.dat", ec) ||
-        std::filesystem::exists(dir / "geosite.dat", ec)) {
-      return dir;
-    }
-  }
-  return candidates.empty() ? std::filesystem::path() : candidates.front();
-}
-
 std::optional<asio::ip::address> ip_of(const net::Destination& d) {
   if (d.address.is_ip()) return d.address.ip();
   return std::nullopt;
@@ -77,6 +56,26 @@ class RuleRouter final : public Router {
 };
 
 }  // namespace
+
+std::filesystem::path asset_directory() {
+  for (const char* name : {"xray.location.asset", "XRAY_LOCATION_ASSET"}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+  }
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::vector<std::filesystem::path> candidates;
+  if (!ec) candidates.push_back(exe.parent_path());
+  for (const char* dir : {"/usr/local/share/xray", "/usr/share/xray", "/opt/share/xray"}) {
+    candidates.emplace_back(dir);
+  }
+  for (const auto& dir : candidates) {
+    if (std::filesystem::exists(dir / "geoip.dat", ec) ||
+        std::filesystem::exists(dir / "geosite.dat", ec)) {
+      return dir;
+    }
+  }
+  return candidates.empty() ? std::filesystem::path() : candidates.front();
+}
 
 std::unique_ptr<Router> make_router(const config::Config& config) {
   if (config.routing.rules.empty()) return nullptr;

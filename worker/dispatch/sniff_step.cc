@@ -1,13 +1,14 @@
-#include <chrono>
-
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstring>
 
 #include "shared/base/log.h"
 #include "worker/dispatch/route.h"
 #include "worker/dispatch/sniff/sniffer.h"
+#include "worker/dispatch/sniff_exclusions.h"
 
 namespace xsup::worker::dispatch {
 namespace {
@@ -21,29 +22,10 @@ constexpr int kMaxAttempts = 2;
 
 bool has_prefix(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-bool excluded(const config::SniffingConfig& cfg, const std::string& domain) {
-  for (const auto& rule : cfg.domains_excluded) {
-    if (has_prefix(rule, "full:")) {
-      if (domain == rule.substr(5)) return true;
-    } else if (has_prefix(rule, "domain:")) {
-      std::string_view d = std::string_view(rule).substr(7);
-      if (domain == d || (domain.size() > d.size() && domain.ends_with(d) &&
-                          domain[domain.size() - d.size() - 1] == '.')) {
-        return true;
-      }
-    } else if (has_prefix(rule, "keyword:")) {
-      if (domain.find(rule.substr(8)) != std::string::npos) return true;
-    } else if (domain.find(rule) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 awaitable<void> sniff_first_bytes(core::Session& session, core::Stream& client,
-                                  core::Prefetch& first) {
+                                  core::Prefetch& first, const SniffExclusions* exclusions) {
   const config::SniffingConfig& cfg = *session.sniffing;
   if (cfg.metadata_only) co_return;  // only FakeDNS reads metadata, and it has not landed
   if (!first.buffer) {
@@ -68,7 +50,13 @@ awaitable<void> sniff_first_bytes(core::Session& session, core::Stream& client,
         for (const auto& p : cfg.dest_override) {
           if (has_prefix(session.protocol, p) || has_prefix(p, session.protocol)) wanted = true;
         }
-        if (!domain.empty() && wanted && !excluded(cfg, domain)) {
+        bool excluded = false;
+        if (exclusions != nullptr) {
+          excluded = exclusions->domains.match(domain) ||
+                     (session.original_target.address.is_ip() &&
+                      exclusions->ips.match(session.original_target.address.ip()));
+        }
+        if (!domain.empty() && wanted && !excluded) {
           log::debug(session.id, "sniffed {} domain {}", session.protocol, domain);
           if (cfg.route_only) {
             session.route_domain = domain;
@@ -85,10 +73,9 @@ awaitable<void> sniff_first_bytes(core::Session& session, core::Stream& client,
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) co_return;
     timer.expires_at(deadline);
-    auto outcome = co_await (
-        client.read_some(asio::buffer(first.buffer.data() + first.end,
-                                      first.buffer.capacity() - first.end)) ||
-        timer.async_wait(kTuple));
+    auto outcome = co_await (client.read_some(asio::buffer(first.buffer.data() + first.end,
+                                                           first.buffer.capacity() - first.end)) ||
+                             timer.async_wait(kTuple));
     if (outcome.index() == 1) co_return;  // budget spent: route without a result
     auto io = std::get<0>(outcome);
     if (io.ec) co_return;  // the relay will see the same end

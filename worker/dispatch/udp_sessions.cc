@@ -90,7 +90,8 @@ awaitable<void> UdpSessions::send(const asio::ip::udp::endpoint& client,
   }
   entry->last_activity = Clock::now();
   std::error_code ec = co_await entry->stream->send(payload, target);
-  if (ec) log::debug(entry->session.id, "udp: send to {} failed: {}", target.to_string(), ec.message());
+  if (ec)
+    log::debug(entry->session.id, "udp: send to {} failed: {}", target.to_string(), ec.message());
 }
 
 awaitable<void> UdpSessions::read_replies(std::shared_ptr<Entry> entry) {

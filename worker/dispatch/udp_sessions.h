@@ -3,15 +3,14 @@
 // client address form one session with one packet stream to its outbound; replies come
 // back through a callback. Idle sessions are swept by one timer, not one per packet.
 
+#include <asio/awaitable.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <span>
-
-#include <asio/awaitable.hpp>
-#include <asio/ip/udp.hpp>
-#include <asio/steady_timer.hpp>
 
 #include "worker/core/packet_stream.h"
 #include "worker/core/session.h"
