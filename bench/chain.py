@@ -12,6 +12,11 @@ proxied round with a fresh pair of proxy processes. For every side the median
 throughput, the peak RSS of each proxy and the CPU time per GB carried are
 reported, plus the ratios xsup/v2ray.
 
+With --haproxy a third side runs in each round: the same two hops built from two
+haproxy processes (TCP mode, one thread each, splice forced both ways), plain
+TCP forwarders with no SOCKS. It gives the practical ceiling of a two-process
+relay chain on the machine, and the ratios xsup/haproxy are reported too.
+
 Python standard library only. Every wait is bounded and every process this
 script starts is stopped by pid on the way out, errors included.
 """
@@ -295,6 +300,31 @@ def server_config(socks_port: int) -> dict:
     }
 
 
+def haproxy_config(listen_port: int, target_port: int) -> str:
+    """One hop of the haproxy reference chain: a plain TCP forwarder.
+
+    One thread per process (like one xsup worker) and splice(2) forced in both
+    directions; "option splice-auto" would only splice when haproxy guesses it
+    pays off.
+    """
+    return f"""global
+    nbthread 1
+    maxconn 1024
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+    option splice-request
+    option splice-response
+
+listen relay
+    bind {LOOPBACK}:{listen_port}
+    server next {LOOPBACK}:{target_port}
+"""
+
+
 # --------------------------------------------------------------- iperf3 ----
 
 
@@ -336,11 +366,15 @@ class Side:
 
     name: str
     exe: str
-    style: str  # "xsup": EXE run -c CONFIG; "v2ray": EXE -config CONFIG
+    # "xsup": EXE run -c CONFIG; "v2ray": EXE -config CONFIG;
+    # "haproxy": EXE -f CONFIG -db (foreground, haproxy's own config format)
+    style: str
 
     def argv(self, config: Path) -> list[str]:
         if self.style == "xsup":
             return [self.exe, "run", "-c", str(config)]
+        if self.style == "haproxy":
+            return [self.exe, "-f", str(config), "-db"]
         return [self.exe, "-config", str(config)]
 
 
@@ -385,11 +419,19 @@ class Bench:
         self.counter += 1
         tag = f"{side.name}-{self.counter}"
         entry_port, socks_port = free_ports(2)
-        srv_cfg = self.workdir / f"{tag}-server.json"
-        cli_cfg = self.workdir / f"{tag}-client.json"
-        srv_cfg.write_text(json.dumps(server_config(socks_port), indent=2))
-        cli_cfg.write_text(json.dumps(client_config(entry_port, self.iperf_port, socks_port),
-                                      indent=2))
+        if side.style == "haproxy":
+            # Hop 1 listens where the dokodemo-door would and forwards to hop 2
+            # (where the socks inbound would be), hop 2 to the iperf3 server.
+            srv_cfg = self.workdir / f"{tag}-server.cfg"
+            cli_cfg = self.workdir / f"{tag}-client.cfg"
+            srv_cfg.write_text(haproxy_config(socks_port, self.iperf_port))
+            cli_cfg.write_text(haproxy_config(entry_port, socks_port))
+        else:
+            srv_cfg = self.workdir / f"{tag}-server.json"
+            cli_cfg = self.workdir / f"{tag}-client.json"
+            srv_cfg.write_text(json.dumps(server_config(socks_port), indent=2))
+            cli_cfg.write_text(json.dumps(
+                client_config(entry_port, self.iperf_port, socks_port), indent=2))
         srv_name, cli_name = f"{tag}-server", f"{tag}-client"
         srv = self.procs.start(srv_name, side.argv(srv_cfg))
         self.procs.wait_listening(srv_name, srv, socks_port)
@@ -522,9 +564,10 @@ def median_or_none(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def summarize(results: list[RoundResult]) -> dict:
+def summarize(results: list[RoundResult], with_haproxy: bool = False) -> dict:
+    names = ("baseline", "xsup", "v2ray") + (("haproxy",) if with_haproxy else ())
     sides: dict[str, dict] = {}
-    for name in ("baseline", "xsup", "v2ray"):
+    for name in names:
         ok = [r for r in results if r.side == name and r.ok]
         all_rounds = [r for r in results if r.side == name]
         s = {
@@ -541,31 +584,36 @@ def summarize(results: list[RoundResult]) -> dict:
             s["cpu_s_median"] = median_or_none([r.client_cpu_s + r.server_cpu_s for r in ok])
             s["cpu_s_per_gb_median"] = median_or_none([r.cpu_s_per_gb for r in ok])
         sides[name] = s
-    x, v = sides["xsup"], sides["v2ray"]
 
-    def ratio(key: str) -> float | None:
-        if x.get(key) and v.get(key):
-            return x[key] / v[key]
-        return None
-
-    # Ratios within each round (xsup and v2ray ran back to back) drift less
-    # with the machine's load than the ratio of the two medians.
+    # Ratios within each round (the sides ran back to back) drift less with
+    # the machine's load than the ratio of the two medians.
     by_round: dict[int, dict[str, RoundResult]] = {}
     for r in results:
         if r.ok:
             by_round.setdefault(r.round, {})[r.side] = r
-    pairs = [(d["xsup"], d["v2ray"]) for d in by_round.values() if "xsup" in d and "v2ray" in d]
-    return {
-        "sides": sides,
-        "ratio_xsup_over_v2ray": {
+
+    def ratios(ref: str) -> dict:
+        x, v = sides["xsup"], sides[ref]
+
+        def ratio(key: str) -> float | None:
+            if x.get(key) and v.get(key):
+                return x[key] / v[key]
+            return None
+
+        pairs = [(d["xsup"], d[ref]) for d in by_round.values() if "xsup" in d and ref in d]
+        return {
             "throughput": ratio("gbps_median"),
             "cpu_per_gb": ratio("cpu_s_per_gb_median"),
             "throughput_paired_median": median_or_none(
-                [x.gbps / v.gbps for x, v in pairs if v.gbps > 0]),
+                [a.gbps / b.gbps for a, b in pairs if b.gbps > 0]),
             "cpu_per_gb_paired_median": median_or_none(
-                [x.cpu_s_per_gb / v.cpu_s_per_gb for x, v in pairs if v.cpu_s_per_gb > 0]),
-        },
-    }
+                [a.cpu_s_per_gb / b.cpu_s_per_gb for a, b in pairs if b.cpu_s_per_gb > 0]),
+        }
+
+    out = {"sides": sides, "ratio_xsup_over_v2ray": ratios("v2ray")}
+    if with_haproxy:
+        out["ratio_xsup_over_haproxy"] = ratios("haproxy")
+    return out
 
 
 def fmt(value: float | None, spec: str = ".2f") -> str:
@@ -577,7 +625,7 @@ def print_table(summary: dict, args: argparse.Namespace, labels: dict[str, str])
           f"{args.rounds} rounds, medians")
     header = ("side", "Gb/s", "RSS client MB", "RSS server MB", "CPU s", "CPU s/GB", "ok")
     rows = [header]
-    for name in ("baseline", "xsup", "v2ray"):
+    for name in summary["sides"]:
         s = summary["sides"][name]
         if s["rounds"] == 0:
             continue
@@ -594,12 +642,15 @@ def print_table(summary: dict, args: argparse.Namespace, labels: dict[str, str])
     for r in rows:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                         for i, (c, w) in enumerate(zip(r, widths))))
-    rt = summary["ratio_xsup_over_v2ray"]
-    print(f"xsup/v2ray: throughput {fmt(rt['throughput'])}x, "
-          f"CPU per GB {fmt(rt['cpu_per_gb'])}x "
-          f"(median of per-round ratios: {fmt(rt['throughput_paired_median'])}x, "
-          f"{fmt(rt['cpu_per_gb_paired_median'])}x)")
-    for name in ("baseline", "xsup", "v2ray"):
+    for ref in ("v2ray", "haproxy"):
+        rt = summary.get(f"ratio_xsup_over_{ref}")
+        if rt is None:
+            continue
+        print(f"xsup/{ref}: throughput {fmt(rt['throughput'])}x, "
+              f"CPU per GB {fmt(rt['cpu_per_gb'])}x "
+              f"(median of per-round ratios: {fmt(rt['throughput_paired_median'])}x, "
+              f"{fmt(rt['cpu_per_gb_paired_median'])}x)")
+    for name in summary["sides"]:
         for err in summary["sides"][name]["errors"]:
             print(f"error ({labels.get(name, name)}): " + err.replace("\n", "\n    "))
         for err in summary["sides"][name]["shutdown_errors"]:
@@ -636,6 +687,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="what plays the xsup side; 'v2ray' runs v2ray there too, "
                          "to check the harness (the ratios should be about 1.0)")
     ap.add_argument("--v2ray", default="v2ray", help="v2ray binary (default: v2ray on PATH)")
+    ap.add_argument("--haproxy", action="store_true",
+                    help="add a reference side: the same two hops as plain TCP forwarders, "
+                         "two haproxy processes (one thread, forced splice), and the "
+                         "ratios xsup/haproxy")
+    ap.add_argument("--haproxy-exe", default="haproxy",
+                    help="haproxy binary for --haproxy (default: haproxy on PATH)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--duration", type=float, default=5.0,
                     help="iperf3 -t seconds per measurement (default 5)")
@@ -684,11 +741,13 @@ def main(argv: list[str] | None = None) -> int:
             xsup = Side("xsup", v2ray.exe, "v2ray")
         else:
             xsup = Side("xsup", resolve_exe(args.xsup), "xsup")
+        haproxy = (Side("haproxy", resolve_exe(args.haproxy_exe), "haproxy")
+                   if args.haproxy else None)
     except BenchError as e:
         log(f"chain.py: {e}")
         return 2
     labels = {"baseline": "raw loopback", "xsup": "xsup",
-              "v2ray": "v2ray"}
+              "v2ray": "v2ray", "haproxy": "haproxy (TCP)"}
     if args.xsup_impl == "v2ray":
         labels["xsup"] = "xsup(=v2ray)"
 
@@ -700,12 +759,14 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(args, workdir, procs)
         bench.start_iperf_server()
         for rnd in range(1, args.rounds + 1):
-            plan = ([] if args.no_baseline else ["baseline"]) + ["xsup", "v2ray"]
+            plan = (([] if args.no_baseline else ["baseline"]) + ["xsup", "v2ray"]
+                    + (["haproxy"] if haproxy is not None else []))
+            sides = {"xsup": xsup, "v2ray": v2ray, "haproxy": haproxy}
             for name in plan:
                 if name == "baseline":
                     r = bench.round_baseline(rnd)
                 else:
-                    r = bench.round_proxied(xsup if name == "xsup" else v2ray, rnd)
+                    r = bench.round_proxied(sides[name], rnd)
                 results.append(r)
                 if not r.ok:
                     # A failed round may leave iperf3 -s inside a half-run test
@@ -721,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"round {rnd} {labels[name]:<13} FAILED: {r.error}")
                 for err in r.shutdown_errors:
                     log(f"round {rnd} {labels[name]:<13} unclean stop: {err}")
-        summary = summarize(results)
+        summary = summarize(results, haproxy is not None)
         if args.strace:
             log(f"strace round ({args.strace_duration:g} s) ...")
             summary["strace"] = bench.strace_round(xsup)
@@ -737,6 +798,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["params"] = {
         "rounds": args.rounds, "duration_s": args.duration, "parallel": args.parallel,
         "xsup": xsup.exe, "xsup_impl": args.xsup_impl, "v2ray": v2ray.exe,
+        **({"haproxy": haproxy.exe} if haproxy is not None else {}),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpus": os.cpu_count(),
     }
@@ -746,7 +808,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
     else:
         print_table(summary, args, labels)
-    ok = all(summary["sides"][n]["rounds_ok"] > 0 for n in ("xsup", "v2ray"))
+    ok = all(summary["sides"][n]["rounds_ok"] > 0 for n in summary["sides"] if n != "baseline")
     return 0 if ok else 1
 
 

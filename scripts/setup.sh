@@ -10,6 +10,10 @@ packages=(
   libasio-dev nlohmann-json3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev
   # test peers and tools
   curl python3 v2ray iperf3 microsocks socat iproute2 iptables procps strace
+  # reference TCP relay for bench/chain.py --haproxy: the bench runs its own
+  # processes in the foreground; the system service is not used (in containers
+  # policy-rc.d keeps it from starting, Debian's default config listens nowhere)
+  haproxy
 )
 
 missing=()
