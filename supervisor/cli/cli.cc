@@ -176,7 +176,7 @@ int cmd_run(int argc, char** argv) {
     log::configure(log_options(cfg.log));
     std::signal(SIGPIPE, SIG_IGN);
     asio::io_context io(1);
-    worker::runtime::Server server(io, cfg);
+    worker::runtime::Server server(io, cfg, worker::runtime::bind_all(cfg));
     asio::signal_set signals(io, SIGINT, SIGTERM);
     bool stopping = false;
     signals.async_wait([&](const std::error_code& ec, int signal) {
@@ -187,7 +187,7 @@ int cmd_run(int argc, char** argv) {
       server.stop();
     });
     log::write(log::Level::kWarning, 0, "xsup " XSUP_VERSION " started");
-    server.start();
+    server.start(/*announce=*/true);
     while (!stopping && io.run_one() > 0) {
     }
     // Connections unwind at once; an outbound still resolving or dialing may take a

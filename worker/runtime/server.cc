@@ -1,12 +1,13 @@
 #include "worker/runtime/server.h"
 
-#include <stdexcept>
+#include <sys/socket.h>
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <stdexcept>
 
 #include "shared/base/log.h"
 #include "worker/core/tcp_stream.h"
@@ -36,80 +37,99 @@ struct Server::Listener {
   const config::InboundConfig* config;
   asio::ip::tcp::acceptor acceptor;
   std::unique_ptr<asio::ip::udp::socket> udp;
-  std::uint16_t port;
 };
 
-Server::Server(asio::io_context& io, const config::Config& config) : io_(io), config_(config) {
+bool inbound_wants_udp(const config::InboundConfig& inbound) {
+  if (const auto* socks = std::get_if<config::SocksInbound>(&inbound.settings)) return socks->udp;
+  if (const auto* door = std::get_if<config::DokodemoInbound>(&inbound.settings)) return door->udp;
+  return false;
+}
+
+std::vector<BoundListener> bind_all(const config::Config& config) {
+  std::vector<BoundListener> out;
+  for (std::size_t i = 0; i < config.inbounds.size(); ++i) {
+    const auto& ib = config.inbounds[i];
+    auto ip = transport::listen_address(ib);
+    if (!ip) throw std::runtime_error(ib.path + ".listen: \"" + ib.listen + "\" is not an IP");
+    for (std::uint16_t port : transport::listen_ports(ib)) {
+      auto where = [&](const char* net) {
+        return ib.path + ": cannot listen on " + net + " " + ip->to_string() + ":" +
+               std::to_string(port) + ": ";
+      };
+      BoundListener bound;
+      bound.inbound = i;
+      auto tcp = transport::bind_tcp(*ip, port, ib.stream.sockopt);
+      if (!tcp) throw std::runtime_error(where("tcp") + tcp.error().message());
+      bound.tcp = std::move(*tcp);
+      if (inbound_wants_udp(ib)) {
+        // Port 0 asked the kernel for a port: UDP takes the same one.
+        std::uint16_t udp_port = transport::local_port(bound.tcp.get());
+        auto udp = transport::bind_udp(*ip, udp_port, ib.stream.sockopt, false);
+        if (!udp) throw std::runtime_error(where("udp") + udp.error().message());
+        bound.udp = std::move(*udp);
+      }
+      out.push_back(std::move(bound));
+    }
+  }
+  return out;
+}
+
+Server::Server(asio::io_context& io, const config::Config& config,
+               std::vector<BoundListener> listeners)
+    : io_(io), config_(config) {
   std::vector<std::unique_ptr<proxy::Outbound>> outbounds;
   for (const auto& ob : config.outbounds) outbounds.push_back(proxy::make_outbound(ob));
   dispatcher_ = std::make_unique<dispatch::Dispatcher>(config, std::move(outbounds),
                                                        dispatch::make_router(config));
-
   for (const auto& ib : config.inbounds) {
     contexts_.push_back(std::make_unique<proxy::InboundContext>(
         proxy::InboundContext{ib, config.policy, *dispatcher_}));
     inbounds_.push_back(proxy::make_inbound(*contexts_.back()));
-    proxy::Inbound* inbound = inbounds_.back().get();
-
+  }
+  for (auto& bound : listeners) {
+    if (bound.inbound >= inbounds_.size()) throw std::runtime_error("listener for no inbound");
+    const auto& ib = config.inbounds[bound.inbound];
+    auto listener = std::make_unique<Listener>(
+        Listener{inbounds_[bound.inbound].get(), &ib, asio::ip::tcp::acceptor(io_), nullptr});
     std::error_code ec;
-    auto listen_ip = ib.listen.empty() ? asio::ip::address(asio::ip::address_v4::any())
-                                       : asio::ip::make_address(ib.listen, ec);
-    if (ec) throw std::runtime_error(ib.path + ".listen: \"" + ib.listen + "\" is not an IP");
-    for (const auto& range : ib.ports.ranges()) {
-      for (unsigned port = range.from; port <= range.to; ++port) {
-        asio::ip::tcp::endpoint endpoint(listen_ip, static_cast<std::uint16_t>(port));
-        auto listener = std::make_unique<Listener>(
-            Listener{inbound, &ib, asio::ip::tcp::acceptor(io_), nullptr, 0});
-        auto& acceptor = listener->acceptor;
-        acceptor.open(endpoint.protocol(), ec);
-        if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-        if (!ec) {
-          transport::tcp::apply_sockopt(acceptor.native_handle(), true, listen_ip.is_v6(),
-                                        ib.stream.sockopt, true);
-          acceptor.bind(endpoint, ec);
-        }
-        if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) {
-          throw std::runtime_error(ib.path + ": cannot listen on tcp " +
-                                   endpoint.address().to_string() + ":" + std::to_string(port) +
-                                   ": " + ec.message());
-        }
-        listener->port = acceptor.local_endpoint().port();
-        if (inbound->wants_udp()) {
-          asio::ip::udp::endpoint uendpoint(listen_ip, listener->port);
-          listener->udp = std::make_unique<asio::ip::udp::socket>(io_);
-          listener->udp->open(uendpoint.protocol(), ec);
-          if (!ec) listener->udp->set_option(asio::socket_base::reuse_address(true), ec);
-          if (!ec) listener->udp->bind(uendpoint, ec);
-          if (ec) {
-            throw std::runtime_error(ib.path + ": cannot listen on udp " +
-                                     uendpoint.address().to_string() + ":" +
-                                     std::to_string(listener->port) + ": " + ec.message());
-          }
-        }
-        listeners_.push_back(std::move(listener));
-      }
+    int tcp_fd = bound.tcp.get();
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    ::getsockname(tcp_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    auto protocol = addr.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+    listener->acceptor.assign(protocol, bound.tcp.release(), ec);
+    if (ec) throw std::runtime_error(ib.path + ": cannot adopt a listener: " + ec.message());
+    if (bound.udp && listener->inbound->wants_udp()) {
+      listener->udp = std::make_unique<asio::ip::udp::socket>(io_);
+      auto uprotocol = addr.ss_family == AF_INET6 ? asio::ip::udp::v6() : asio::ip::udp::v4();
+      listener->udp->assign(uprotocol, bound.udp.release(), ec);
+      if (ec) throw std::runtime_error(ib.path + ": cannot adopt a listener: " + ec.message());
     }
+    listeners_.push_back(std::move(listener));
   }
 }
 
 Server::~Server() = default;
 
-void Server::start() {
+void Server::start(bool announce) {
   for (auto& listener : listeners_) {
     auto local = listener->acceptor.local_endpoint();
     std::string where = local.address().is_v6() ? "[" + local.address().to_string() + "]"
                                                 : local.address().to_string();
     where += ":" + std::to_string(local.port());
     std::string tag = listener->config->tag.empty() ? "" : " [" + listener->config->tag + "]";
-    log::write(log::Level::kWarning, 0,
-               fmt::format("{}{} listening on tcp {}", listener->config->protocol, tag, where));
+    if (announce) {
+      log::write(log::Level::kWarning, 0,
+                 fmt::format("{}{} listening on tcp {}", listener->config->protocol, tag, where));
+    }
     asio::co_spawn(io_, accept_loop(*listener), [](std::exception_ptr e) {
       if (e) log::error(0, "accept loop ended by an exception");
     });
     if (listener->udp) {
-      log::write(log::Level::kWarning, 0,
-                 fmt::format("{}{} listening on udp {}", listener->config->protocol, tag, where));
+      if (announce) {
+        log::write(log::Level::kWarning, 0,
+                   fmt::format("{}{} listening on udp {}", listener->config->protocol, tag, where));
+      }
       asio::co_spawn(io_, listener->inbound->serve_udp(*listener->udp), [](std::exception_ptr e) {
         if (e) log::error(0, "udp loop ended by an exception");
       });
@@ -117,13 +137,17 @@ void Server::start() {
   }
 }
 
-void Server::stop() {
-  stopping_ = true;
+void Server::stop_accepting() {
   for (auto& listener : listeners_) {
     std::error_code ec;
     listener->acceptor.close(ec);
     if (listener->udp) listener->udp->close(ec);
   }
+}
+
+void Server::stop() {
+  stopping_ = true;
+  stop_accepting();
   for (auto& signal : live_) signal.emit(asio::cancellation_type::terminal);
 }
 
@@ -152,17 +176,17 @@ asio::awaitable<void> Server::accept_loop(Listener& listener) {
     auto stream = std::make_unique<core::TcpStream>(std::move(socket));
     std::uint64_t id = session.id;
     auto slot = live_.emplace(live_.end());
-    asio::co_spawn(io_, listener.inbound->serve(std::move(stream), std::move(session)),
-                   asio::bind_cancellation_slot(
-                       slot->slot(), [this, id, slot](std::exception_ptr e) {
-                         live_.erase(slot);
-                         if (!e || stopping_) return;  // a cancelled connection unwinds by throwing
-                         try {
-                           std::rethrow_exception(e);
-                         } catch (const std::exception& ex) {
-                           log::error(id, "connection ended by an exception: {}", ex.what());
-                         }
-                       }));
+    asio::co_spawn(
+        io_, listener.inbound->serve(std::move(stream), std::move(session)),
+        asio::bind_cancellation_slot(slot->slot(), [this, id, slot](std::exception_ptr e) {
+          live_.erase(slot);
+          if (!e || stopping_) return;  // a cancelled connection unwinds by throwing
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            log::error(id, "connection ended by an exception: {}", ex.what());
+          }
+        }));
   }
 }
 
