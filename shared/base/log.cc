@@ -21,7 +21,7 @@ struct Sink {
       off = true;
       return;
     }
-    file = std::fopen(path.c_str(), "a");
+    file = std::fopen(path.c_str(), "ae");  // O_CLOEXEC: workers are exec()ed
     if (file == nullptr) {
       file = stderr;
       throw std::runtime_error("cannot open log file " + path);
@@ -74,6 +74,14 @@ void configure(const Options& options) {
 const Options& options() { return g_options; }
 
 bool enabled(Level level) { return level >= g_options.level && !g_error.off; }
+
+std::vector<int> open_fds() {
+  std::vector<int> fds;
+  for (const Sink* sink : {&g_error, &g_access}) {
+    if (sink->owned) fds.push_back(fileno(sink->file));
+  }
+  return fds;
+}
 
 bool access_enabled() { return !g_access.off && g_options.access_enabled; }
 

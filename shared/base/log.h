@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -31,6 +32,8 @@ void write(Level level, std::uint64_t conn, std::string_view text);
 // One line to the access log (timestamp added here).
 void access(std::string_view text);
 bool access_enabled();
+// The descriptors of the log files opened by configure(), which a sandboxed process keeps.
+std::vector<int> open_fds();
 // An IP address as maskAddress wants it shown.
 std::string mask(std::string_view address);
 

@@ -236,6 +236,7 @@ std::optional<json> parse_document(std::string_view text, std::string_view name,
 LoadResult finish(const json& merged, Diagnostics& diags) {
   apply_env(merged);
   LoadResult built = build(merged);
+  built.document = merged;
   std::vector<Diagnostic> all = diags.take();
   all.insert(all.end(), built.diagnostics.begin(), built.diagnostics.end());
   built.diagnostics = std::move(all);

@@ -18,6 +18,7 @@ namespace xsup::config {
 struct LoadResult {
   Config config;                        // meaningful only when ok()
   std::vector<Diagnostic> diagnostics;  // errors and warnings, in the order found
+  nlohmann::json document;              // the merged document (load_files, load_text)
 
   bool ok() const;
   std::vector<Diagnostic> errors() const;

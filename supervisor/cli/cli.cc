@@ -1,26 +1,29 @@
 #include "supervisor/cli/cli.h"
 
-#include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <fmt/format.h>
+
 #include "shared/base/log.h"
 #include "shared/config/loader.h"
 #include "shared/crypto/uuid.h"
-#include "worker/dispatch/router_adapter.h"
-#include "worker/dispatch/sniff_exclusions.h"
-#include "worker/proxy/inbound.h"
-#include "worker/proxy/outbound.h"
-#include "worker/proxy/registry.h"
-#include "worker/runtime/server.h"
+#include "shared/ipc/jsonrpc.h"
+#include "supervisor/config_check.h"
+#include "supervisor/control/control_server.h"
+#include "supervisor/supervisor.h"
+#include "worker/lockdown/lockdown.h"
+#include "worker/runtime/worker_main.h"
 
 namespace xsup::supervisor::cli {
 
@@ -28,27 +31,38 @@ extern const std::string_view kQuickstartConfig;
 
 namespace {
 
-// How long a stop waits for live connections to unwind.
-constexpr std::chrono::seconds kStopLimit{3};
+using nlohmann::json;
+
+// Where the control socket is when neither --control nor the config says (DESIGN.md §3).
+constexpr const char* kDefaultControl = "/run/xsup/control.sock";
+// A reload waits for the new generation; a stop for the drain.
+constexpr std::chrono::seconds kControlTimeout{120};
 
 constexpr const char* kUsage =
     "usage: xsup <command> [flags]\n"
     "\n"
     "commands:\n"
-    "  run      serve a configuration in the foreground\n"
+    "  run      serve a configuration: the supervisor and its workers, in the foreground\n"
     "  test     check a configuration without starting anything\n"
+    "  status   show the running supervisor's generation, workers and listeners\n"
+    "  reload   switch the running supervisor to a new configuration, dropping nothing\n"
+    "  stop     drain the workers and stop the running supervisor\n"
     "  version  print the version\n"
     "  uuid     print a random UUID for a user id\n"
     "\n"
     "`xsup <command> --help` describes each.\n";
 
 constexpr const char* kRunUsage =
-    "usage: xsup run [-c FILE]... [-confdir DIR]\n"
+    "usage: xsup run [-c FILE]... [-confdir DIR] [--control PATH] [--sandbox=kill|trap|off]\n"
     "\n"
-    "Serves an Xray JSON configuration (comments allowed) in the foreground until SIGINT or\n"
-    "SIGTERM. Several -c files merge the Xray way; -confdir adds every *.json and *.jsonc in\n"
-    "DIR in name order. Without -c or -confdir it serves the bundled quick-start config:\n"
-    "SOCKS5 on 127.0.0.1:10808 and HTTP on 127.0.0.1:10809.\n";
+    "Serves an Xray JSON configuration (comments allowed) in the foreground: the supervisor\n"
+    "binds the listeners and starts xsup.workers sandboxed workers (default: one per CPU).\n"
+    "Several -c files merge the Xray way; -confdir adds every *.json and *.jsonc in DIR in\n"
+    "name order. Without -c or -confdir it serves the bundled quick-start config: SOCKS5 on\n"
+    "127.0.0.1:10808 and HTTP on 127.0.0.1:10809.\n"
+    "SIGHUP reloads; SIGINT and SIGTERM drain the workers and stop.\n"
+    "--sandbox: kill (default) ends a worker making a forbidden system call; trap logs the\n"
+    "call and ends it; off installs no filter (for sanitizer builds). Env XSUP_SANDBOX too.\n";
 
 constexpr const char* kTestUsage =
     "usage: xsup test -c FILE [-c FILE]... [-confdir DIR]\n"
@@ -56,15 +70,25 @@ constexpr const char* kTestUsage =
     "Checks a configuration without starting anything: prints each error and warning on one\n"
     "line as `json.path: message` and exits 0 when it would run, 1 when it would not.\n";
 
-struct ConfigArgs {
+constexpr const char* kControlUsage =
+    "usage: xsup %s [--control PATH | -c FILE...]%s\n"
+    "\n"
+    "Talks to the running supervisor over its control socket: --control PATH, else the\n"
+    "xsup.controlSocket of the config given with -c, else /run/xsup/control.sock.\n";
+
+struct Args {
   std::vector<std::string> files;
   std::string confdir;
+  std::string control;
+  std::string sandbox;
   bool help = false;
+  bool json = false;
+  bool test_triggers = false;
   std::string error;
 };
 
-ConfigArgs parse_config_args(int argc, char** argv) {
-  ConfigArgs out;
+Args parse_args(int argc, char** argv) {
+  Args out;
   for (int i = 0; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&](std::string_view name) -> const char* {
@@ -74,14 +98,27 @@ ConfigArgs parse_config_args(int argc, char** argv) {
       }
       return argv[++i];
     };
+    auto after_equals = [&] { return std::string(a.substr(a.find('=') + 1)); };
     if (a == "-h" || a == "--help" || a == "-help") {
       out.help = true;
     } else if (a == "-c" || a == "-config" || a == "--config") {
       if (const char* v = value(a)) out.files.emplace_back(v);
     } else if (a.starts_with("-c=") || a.starts_with("-config=") || a.starts_with("--config=")) {
-      out.files.emplace_back(a.substr(a.find('=') + 1));
+      out.files.push_back(after_equals());
     } else if (a == "-confdir" || a == "--confdir") {
       if (const char* v = value(a)) out.confdir = v;
+    } else if (a == "--control") {
+      if (const char* v = value(a)) out.control = v;
+    } else if (a.starts_with("--control=")) {
+      out.control = after_equals();
+    } else if (a == "--sandbox") {
+      if (const char* v = value(a)) out.sandbox = v;
+    } else if (a.starts_with("--sandbox=")) {
+      out.sandbox = after_equals();
+    } else if (a == "--json") {
+      out.json = true;
+    } else if (a == "--test-triggers") {
+      out.test_triggers = true;  // hidden: tests only
     } else {
       out.error = "unknown argument: " + std::string(a);
     }
@@ -90,55 +127,15 @@ ConfigArgs parse_config_args(int argc, char** argv) {
   return out;
 }
 
-config::LoadResult load(const ConfigArgs& args) {
+config::LoadResult load(const Args& args) {
   if (args.files.empty() && args.confdir.empty()) {
     return config::load_text(kQuickstartConfig, "quick-start config");
   }
   return config::load_files(args.files, args.confdir);
 }
 
-void print_diagnostics(const config::LoadResult& result) {
-  for (const auto& d : result.diagnostics) {
-    std::fprintf(stderr, "%s: %s\n", d.warning ? "warning" : "error", d.to_string().c_str());
-  }
-}
-
-// Checks what the loader cannot see alone: that every protocol has an implementation
-// and that the routing rules compile.
-std::vector<std::string> check_runtime(const config::Config& cfg) {
-  std::vector<std::string> errors;
-  for (const auto& ib : cfg.inbounds) {
-    if (!worker::proxy::knows_inbound(ib.protocol)) {
-      errors.push_back(ib.path + ".protocol: \"" + ib.protocol + "\" not supported yet");
-    }
-  }
-  for (const auto& ob : cfg.outbounds) {
-    if (!worker::proxy::knows_outbound(ob.protocol)) {
-      errors.push_back(ob.path + ".protocol: \"" + ob.protocol + "\" not supported yet");
-    }
-  }
-  try {
-    (void)worker::dispatch::make_router(cfg);
-    (void)worker::dispatch::compile_sniff_exclusions(cfg);
-  } catch (const std::exception& e) {
-    errors.emplace_back(e.what());
-  }
-  return errors;
-}
-
-log::Options log_options(const config::LogConfig& c) {
-  log::Options o;
-  o.level = c.level;
-  o.error_path = c.error;
-  o.access_path = c.access;
-  o.access_enabled = c.present;
-  o.dns_log = c.dns_log;
-  o.mask_address = c.mask_address;
-  return o;
-}
-
 int cmd_test(int argc, char** argv) {
-  ConfigArgs args = parse_config_args(argc, argv);
+  Args args = parse_args(argc, argv);
   if (args.help) {
     std::fputs(kTestUsage, stdout);
     return 0;
@@ -149,7 +146,9 @@ int cmd_test(int argc, char** argv) {
     return 1;
   }
   config::LoadResult result = load(args);
-  print_diagnostics(result);
+  for (const auto& d : result.diagnostics) {
+    std::fprintf(stderr, "%s: %s\n", d.warning ? "warning" : "error", d.to_string().c_str());
+  }
   if (!result.ok()) return 1;
   auto errors = check_runtime(result.config);
   for (const auto& e : errors) std::fprintf(stderr, "error: %s\n", e.c_str());
@@ -159,50 +158,182 @@ int cmd_test(int argc, char** argv) {
 }
 
 int cmd_run(int argc, char** argv) {
-  ConfigArgs args = parse_config_args(argc, argv);
+  Args args = parse_args(argc, argv);
   if (args.help) {
     std::fputs(kRunUsage, stdout);
     return 0;
   }
+  if (args.sandbox.empty()) {
+    const char* env = std::getenv("XSUP_SANDBOX");
+    args.sandbox = env != nullptr ? env : "kill";
+  }
+  auto sandbox = worker::lockdown::parse_sandbox_mode(args.sandbox);
+  if (!sandbox) args.error = "--sandbox takes kill, trap or off, not " + args.sandbox;
   if (!args.error.empty()) {
     std::fprintf(stderr, "xsup run: %s\n", args.error.c_str());
     return 1;
   }
-  config::LoadResult result = load(args);
-  print_diagnostics(result);
-  if (!result.ok()) return 1;
-  const config::Config& cfg = result.config;
-  try {
-    log::configure(log_options(cfg.log));
-    std::signal(SIGPIPE, SIG_IGN);
-    asio::io_context io(1);
-    worker::runtime::Server server(io, cfg, worker::runtime::bind_all(cfg));
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    bool stopping = false;
+  std::signal(SIGPIPE, SIG_IGN);
+
+  SupervisorOptions options;
+  options.files = args.files;
+  options.confdir = args.confdir;
+  options.control_path = args.control;
+  options.sandbox = *sandbox;
+  options.test_triggers = args.test_triggers;
+
+  asio::io_context io(1);
+  Supervisor supervisor(io, options);
+  control::ControlServer control(io, supervisor);
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  int exit_code = 0;
+  bool failed = false;
+
+  std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const std::error_code& ec, int signal) {
       if (ec) return;
+      if (signal == SIGHUP) {
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+              auto outcome = co_await supervisor.reload(std::nullopt);
+              if (!outcome) log::error(0, "SIGHUP reload refused: {}", outcome.error().message);
+            },
+            asio::detached);
+        wait_signal();
+        return;
+      }
       log::write(log::Level::kWarning, 0,
-                 fmt::format("{} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM"));
-      stopping = true;
-      server.stop();
+                 fmt::format("{} received, draining", signal == SIGINT ? "SIGINT" : "SIGTERM"));
+      asio::co_spawn(io, supervisor.stop(), asio::detached);
     });
-    log::write(log::Level::kWarning, 0, "xsup " XSUP_VERSION " started");
-    server.start(/*announce=*/true);
-    while (!stopping && io.run_one() > 0) {
-    }
-    // Connections unwind at once; an outbound still resolving or dialing may take a
-    // moment. The loop returns as soon as it has no work left, or at the limit.
-    io.run_for(kStopLimit);
-    if (server.live_connections() > 0) {
-      // Frames still pending point into the server: skip destructors rather than risk them.
-      log::write(log::Level::kWarning, 0, "stopped with connections still unwinding");
-      std::fflush(nullptr);
-      std::_Exit(0);
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "xsup run: %s\n", e.what());
+  };
+  wait_signal();
+
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto refused = co_await supervisor.start();
+        if (refused) {
+          std::fprintf(stderr, "xsup run: %s\n", refused->message.c_str());
+          exit_code = 1;
+          failed = true;
+          co_return;
+        }
+        if (auto why = control.open(supervisor.control_path())) {
+          log::warning(0, "control socket off: {}", *why);
+        }
+      },
+      [&](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          std::fprintf(stderr, "xsup run: %s\n", ex.what());
+        }
+        exit_code = 1;
+        failed = true;
+      });
+  while (!failed && !supervisor.stopped() && io.run_one() > 0) {
+  }
+  control.close();
+  signals.cancel();
+  return exit_code;
+}
+
+std::string control_path(const Args& args) {
+  if (!args.control.empty()) return args.control;
+  if (!args.files.empty() || !args.confdir.empty()) {
+    config::LoadResult result = config::load_files(args.files, args.confdir);
+    if (!result.config.xsup.control_socket.empty()) return result.config.xsup.control_socket;
+  }
+  return kDefaultControl;
+}
+
+int control_call(const char* command, const Args& args, const std::string& method,
+                 const json& params, json& result) {
+  std::string path = control_path(args);
+  auto answer = ipc::call(path, method, params, kControlTimeout);
+  if (!answer) {
+    std::fprintf(stderr, "xsup %s: %s\n", command, answer.error().message.c_str());
     return 1;
   }
+  result = *answer;
+  return 0;
+}
+
+int cmd_status(int argc, char** argv) {
+  Args args = parse_args(argc, argv);
+  if (args.help) {
+    std::printf(kControlUsage, "status", " [--json]");
+    return 0;
+  }
+  if (!args.error.empty()) {
+    std::fprintf(stderr, "xsup status: %s\n", args.error.c_str());
+    return 1;
+  }
+  json status;
+  if (int rc = control_call("status", args, "status", json::object(), status)) return rc;
+  if (args.json) {
+    std::puts(status.dump(2).c_str());
+    return 0;
+  }
+  std::printf("generation %llu, up %lld s\n",
+              static_cast<unsigned long long>(status.value("generation", 0ull)),
+              static_cast<long long>(status.value("uptime", 0ll)));
+  std::printf("%-8s %-5s %-10s %-9s %-11s %-8s %s\n", "pid", "slot", "generation", "uptime",
+              "connections", "restarts", "state");
+  for (const auto& w : status["workers"]) {
+    std::printf("%-8d %-5u %-10llu %-9lld %-11llu %-8u %s\n", w.value("pid", 0),
+                w.value("slot", 0u), static_cast<unsigned long long>(w.value("generation", 0ull)),
+                static_cast<long long>(w.value("uptime", 0ll)),
+                static_cast<unsigned long long>(w.value("connections", 0ull)),
+                w.value("restarts", 0u), w.value("state", std::string()).c_str());
+  }
+  for (const auto& l : status["listeners"]) {
+    std::printf("listening on %s\n", l.get<std::string>().c_str());
+  }
+  return 0;
+}
+
+int cmd_reload(int argc, char** argv) {
+  Args args = parse_args(argc, argv);
+  if (args.help) {
+    std::printf(kControlUsage, "reload", "\n\nWith -c, the files given become the new config.");
+    return 0;
+  }
+  if (!args.error.empty()) {
+    std::fprintf(stderr, "xsup reload: %s\n", args.error.c_str());
+    return 1;
+  }
+  json params = json::object();
+  if (!args.files.empty()) {
+    json files = json::array();
+    for (const auto& f : args.files) files.push_back(std::filesystem::absolute(f).string());
+    params["files"] = files;
+  }
+  json summary;
+  if (int rc = control_call("reload", args, "reload", params, summary)) return rc;
+  std::printf("reloaded: generation %llu, %u workers, in %lld ms\n",
+              static_cast<unsigned long long>(summary.value("generation", 0ull)),
+              summary.value("workers", 0u),
+              static_cast<long long>(summary.value("milliseconds", 0ll)));
+  return 0;
+}
+
+int cmd_stop(int argc, char** argv) {
+  Args args = parse_args(argc, argv);
+  if (args.help) {
+    std::printf(kControlUsage, "stop", "");
+    return 0;
+  }
+  if (!args.error.empty()) {
+    std::fprintf(stderr, "xsup stop: %s\n", args.error.c_str());
+    return 1;
+  }
+  json result;
+  if (int rc = control_call("stop", args, "stop", json::object(), result)) return rc;
+  std::puts("stopping: the workers drain, then the supervisor exits");
   return 0;
 }
 
@@ -235,7 +366,11 @@ int run(int argc, char** argv) {
   int rest_argc = argc - 2;
   char** rest = argv + 2;
   if (command == "run") return cmd_run(rest_argc, rest);
+  if (command == "worker") return worker::runtime::worker_main(rest_argc, rest);
   if (command == "test") return cmd_test(rest_argc, rest);
+  if (command == "status") return cmd_status(rest_argc, rest);
+  if (command == "reload") return cmd_reload(rest_argc, rest);
+  if (command == "stop") return cmd_stop(rest_argc, rest);
   if (command == "version" || command == "-version" || command == "--version") {
     return cmd_version(rest_argc, rest);
   }

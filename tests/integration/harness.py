@@ -288,6 +288,16 @@ class ServerProcess:
         self.config = config
         self.name = name
         self.impl = impl or IMPL
+        if self.impl == "xsup" and config is not None:
+            # Each xsup under test gets its own control socket, and a short drain so that
+            # SIGTERM returns quickly while a test holds connections open.
+            config = dict(config)
+            section = dict(config.get("xsup", {}))
+            section.setdefault("controlSocket", resources.path(f"{name}.control.sock"))
+            section.setdefault("drainTimeout", 2)
+            config["xsup"] = section
+            self.config = config
+        self.control_path = (config or {}).get("xsup", {}).get("controlSocket")
         self.config_path = resources.write_json(f"{name}.json", config)
         self.log_path = resources.path(f"{name}.log")
         self.proc = None
@@ -351,8 +361,8 @@ class ServerProcess:
         return count_fds(self.pid)
 
 
-def start_server(resources, config, name="server", impl=None):
-    return ServerProcess(resources, config, name, impl).start()
+def start_server(resources, config, name="server", impl=None, extra_args=()):
+    return ServerProcess(resources, config, name, impl, extra_args=extra_args).start()
 
 
 # ---------------------------------------------------------------------------------------
@@ -684,8 +694,8 @@ class IntegrationTest(unittest.TestCase):
         self.res = Resources()
         self.addCleanup(self.res.close)
 
-    def start_server(self, config, name="server", impl=None):
-        server = start_server(self.res, config, name, impl)
+    def start_server(self, config, name="server", impl=None, extra_args=()):
+        server = start_server(self.res, config, name, impl, extra_args)
         self.addCleanup(self._dump_log_on_failure, server)
         self.addCleanup(self._check_clean_exit, server)
         return server

@@ -1,0 +1,559 @@
+#include "supervisor/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "shared/base/log.h"
+#include "shared/ipc/frame.h"
+#include "supervisor/config_check.h"
+#include "supervisor/systemd/notify.h"
+#include "worker/runtime/worker_protocol.h"
+
+namespace xsup::supervisor {
+
+namespace cli {
+extern const std::string_view kQuickstartConfig;
+}
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+namespace rt = worker::runtime;
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// A new generation must report ready within this, or the reload is refused.
+constexpr std::chrono::seconds kReadyLimit{10};
+// Respawn backoff per slot (DESIGN.md §1): doubles from the first to the last; a worker
+// that lived longer than kStableAfter resets it.
+constexpr std::chrono::milliseconds kFirstBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{10000};
+constexpr std::chrono::seconds kStableAfter{10};
+// After the drain limit, stragglers get this long before SIGKILL.
+constexpr std::chrono::seconds kKillGrace{5};
+
+void spawn_detached(asio::io_context& io, asio::awaitable<void> task, const char* what) {
+  asio::co_spawn(io, std::move(task), [what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error(0, "supervisor: {} ended by an exception: {}", what, ex.what());
+    }
+  });
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* name = sigabbrev_np(sig);
+    return fmt::format("killed by signal {} (SIG{})", sig, name != nullptr ? name : "?");
+  }
+  return "ended";
+}
+
+log::Options log_options(const config::LogConfig& c) {
+  log::Options o;
+  o.level = c.level;
+  o.error_path = c.error;
+  o.access_path = c.access;
+  o.access_enabled = c.present;
+  o.dns_log = c.dns_log;
+  o.mask_address = c.mask_address;
+  return o;
+}
+
+// Applies the log section; a log file that cannot be opened refuses the configuration.
+std::optional<std::string> configure_log(const config::LogConfig& c) {
+  try {
+    log::configure(log_options(c));
+  } catch (const std::exception& e) {
+    return std::string("log: ") + e.what();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct Supervisor::Loaded {
+  config::LoadResult result;
+  unsigned workers = 1;
+  std::chrono::milliseconds drain{60000};
+  std::vector<std::string> files;
+};
+
+struct Supervisor::Worker {
+  pid_t pid = -1;
+  unsigned slot = 0;
+  std::uint64_t generation = 0;
+  unsigned restarts = 0;
+  std::unique_ptr<ipc::Channel> channel;
+  bool ready = false;
+  bool draining = false;
+  bool exited = false;
+  Clock::time_point started = Clock::now();
+  Clock::time_point last_heartbeat = Clock::now();
+  std::uint64_t connections = 0;
+};
+
+struct Supervisor::Generation {
+  std::uint64_t id = 0;
+  std::shared_ptr<Loaded> loaded;
+  std::shared_ptr<listeners::ListenerSet> listeners;
+  std::vector<std::shared_ptr<Worker>> workers;  // every worker ever started in it
+  bool draining = false;
+
+  std::shared_ptr<Worker> live_in_slot(unsigned slot) const {
+    for (const auto& w : workers) {
+      if (w->slot == slot && !w->exited) return w;
+    }
+    return nullptr;
+  }
+  bool all_exited() const {
+    return std::all_of(workers.begin(), workers.end(), [](const auto& w) { return w->exited; });
+  }
+};
+
+Supervisor::Supervisor(asio::io_context& io, SupervisorOptions options)
+    : io_(io),
+      options_(std::move(options)),
+      children_(io, SIGCHLD),
+      watchdog_(io),
+      started_at_(Clock::now()) {}
+
+Supervisor::~Supervisor() = default;
+
+base::Expected<std::unique_ptr<Supervisor::Loaded>, Refusal> Supervisor::load(
+    const std::vector<std::string>& files, const std::string& confdir) const {
+  auto loaded = std::make_unique<Loaded>();
+  loaded->files = files;
+  if (files.empty() && confdir.empty()) {
+    loaded->result = config::load_text(cli::kQuickstartConfig, "quick-start config");
+  } else {
+    loaded->result = config::load_files(files, confdir);
+  }
+  for (const auto& d : loaded->result.diagnostics) {
+    if (d.warning) log::warning(0, "config: {}", d.to_string());
+  }
+  std::vector<std::string> errors;
+  for (const auto& d : loaded->result.errors()) errors.push_back(d.to_string());
+  if (errors.empty()) errors = check_runtime(loaded->result.config);
+  if (!errors.empty()) {
+    Refusal refusal;
+    for (const auto& e : errors) refusal.message += (refusal.message.empty() ? "" : "\n") + e;
+    return refusal;
+  }
+  const auto& x = loaded->result.config.xsup;
+  loaded->workers = x.workers != 0 ? x.workers : std::max(1u, std::thread::hardware_concurrency());
+  loaded->drain = std::chrono::duration_cast<std::chrono::milliseconds>(x.drain_timeout);
+  return loaded;
+}
+
+std::optional<Refusal> Supervisor::spawn(Generation& generation, unsigned slot,
+                                         unsigned restarts) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return Refusal{std::string("socketpair: ") + std::strerror(errno)};
+  }
+  std::string mode(worker::lockdown::mode_name(options_.sandbox));
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(pair[0]);
+    ::close(pair[1]);
+    return Refusal{std::string("fork: ") + std::strerror(errno)};
+  }
+  if (pid == 0) {
+    // The child: only async-signal-safe calls until exec (OpenSSH's fork-and-exec: fresh
+    // address space, none of the supervisor's memory).
+    if (pair[1] == 3) {
+      ::fcntl(3, F_SETFD, 0);
+    } else {
+      ::dup2(pair[1], 3);
+    }
+    char arg0[] = "xsup";
+    char arg1[] = "worker";
+    char arg2[] = "--channel-fd";
+    char arg3[] = "3";
+    char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
+    ::execv("/proc/self/exe", argv);
+    ::_exit(127);
+  }
+  ::close(pair[1]);
+  auto w = std::make_shared<Worker>();
+  w->pid = pid;
+  w->slot = slot;
+  w->generation = generation.id;
+  w->restarts = restarts;
+  asio::local::stream_protocol::socket socket(io_);
+  std::error_code ec;
+  socket.assign(asio::local::stream_protocol(), pair[0], ec);
+  w->channel = std::make_unique<ipc::Channel>(std::move(socket));
+  generation.workers.push_back(w);
+
+  rt::Bootstrap boot;
+  boot.generation = generation.id;
+  boot.slot = slot;
+  boot.config = generation.loaded->result.document;
+  boot.listener_refs = generation.listeners->for_slot(slot);
+  boot.log = log::options();
+  boot.user = generation.loaded->result.config.xsup.user;
+  boot.sandbox = options_.sandbox;
+  boot.test_triggers = options_.test_triggers;
+  boot.drain_timeout = generation.loaded->drain;
+  for (const auto& ob : generation.loaded->result.config.outbounds) {
+    if (ob.stream.sockopt.mark != 0 || ob.stream.sockopt.tproxy != config::Tproxy::kOff) {
+      boot.keep_net_admin = true;
+    }
+  }
+  for (const auto& ib : generation.loaded->result.config.inbounds) {
+    if (ib.stream.sockopt.tproxy != config::Tproxy::kOff &&
+        !std::holds_alternative<config::DokodemoInbound>(ib.settings)) {
+      boot.keep_net_admin = true;
+    }
+  }
+  auto fds = std::make_shared<std::vector<int>>();
+  auto body = std::make_shared<json>(rt::bootstrap_body(boot, *fds));
+  // The listener set lives as long as its generation, so the fds stay valid until sent.
+  spawn_detached(
+      io_,
+      [this, w, body, fds]() -> asio::awaitable<void> {
+        auto sent = co_await w->channel->send(*body, *fds);
+        if (!sent) {
+          log::error(0, "worker slot {} pid {}: bootstrap not sent: {}", w->slot, w->pid,
+                     sent.error().message());
+          ::kill(w->pid, SIGKILL);
+          co_return;
+        }
+        co_await read_worker(w);
+      }(),
+      "worker channel");
+  log::info(0, "worker slot {} generation {} started, pid {}", slot, generation.id, pid);
+  return std::nullopt;
+}
+
+asio::awaitable<void> Supervisor::read_worker(std::shared_ptr<Worker> w) {
+  while (true) {
+    auto message = co_await w->channel->receive();
+    if (!message) co_return;  // the reaper handles the exit
+    if (auto ok = ipc::check_envelope(message->body, rt::kSupervisorAccepts); !ok) {
+      // A bad message is fatal for that worker only (OpenSSH's monitor).
+      log::error(0, "worker slot {} pid {}: bad message ({}), killing it", w->slot, w->pid,
+                 ok.error().message());
+      ::kill(w->pid, SIGKILL);
+      co_return;
+    }
+    std::string type = message->body.at("type");
+    w->last_heartbeat = Clock::now();
+    if (type == rt::kReady) {
+      w->ready = true;
+    } else if (type == rt::kHeartbeat) {
+      w->connections = message->body.value("connections", std::uint64_t{0});
+    }
+  }
+}
+
+asio::awaitable<bool> Supervisor::wait_ready(Generation& generation,
+                                             std::chrono::milliseconds limit) {
+  asio::steady_timer poll(io_);
+  auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    bool all = true;
+    for (unsigned slot = 0; slot < generation.loaded->workers; ++slot) {
+      auto w = generation.live_in_slot(slot);
+      if (!w || !w->ready) all = false;
+    }
+    if (all) co_return true;
+    poll.expires_after(std::chrono::milliseconds(5));
+    co_await poll.async_wait(kTuple);
+  }
+  co_return false;
+}
+
+void Supervisor::drain_generation(Generation& generation) {
+  generation.draining = true;
+  auto limit = generation.loaded->drain;
+  for (const auto& w : generation.workers) {
+    if (w->exited || w->draining) continue;
+    w->draining = true;
+    spawn_detached(
+        io_,
+        [w, limit]() -> asio::awaitable<void> {
+          json drain = ipc::make_message(rt::kDrain);
+          drain["timeout_ms"] = limit.count();
+          co_await w->channel->send(drain);
+        }(),
+        "drain");
+  }
+  // Stragglers past the limit are killed.
+  auto timer = std::make_shared<asio::steady_timer>(io_, limit + kKillGrace);
+  std::uint64_t id = generation.id;
+  timer->async_wait([this, timer, id](const std::error_code& ec) {
+    if (ec) return;
+    auto it = generations_.find(id);
+    if (it == generations_.end()) return;
+    for (const auto& w : it->second->workers) {
+      if (!w->exited) {
+        log::warning(0, "worker slot {} pid {} did not drain in time, killing it", w->slot,
+                     w->pid);
+        ::kill(w->pid, SIGKILL);
+      }
+    }
+  });
+}
+
+void Supervisor::kill_generation(Generation& generation) {
+  generation.draining = true;
+  for (const auto& w : generation.workers) {
+    if (!w->exited) ::kill(w->pid, SIGKILL);
+  }
+}
+
+void Supervisor::respawn_later(unsigned slot, unsigned restarts) {
+  if (backoff_.size() <= slot) backoff_.resize(slot + 1, kFirstBackoff);
+  auto delay = backoff_[slot];
+  backoff_[slot] = std::min(backoff_[slot] * 2, kMaxBackoff);
+  if (restarts >= 3 && restarts % 3 == 0) {
+    log::error(0, "worker slot {} keeps crashing ({} restarts); next try in {} ms", slot,
+               restarts, delay.count());
+  }
+  auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+  std::uint64_t id = generation_;
+  timer->async_wait([this, timer, slot, restarts, id](const std::error_code& ec) {
+    if (ec || stopping_ || id != generation_) return;
+    auto it = generations_.find(id);
+    if (it == generations_.end() || it->second->live_in_slot(slot)) return;
+    if (auto refused = spawn(*it->second, slot, restarts)) {
+      log::error(0, "worker slot {}: respawn failed: {}", slot, refused->message);
+      respawn_later(slot, restarts + 1);
+    }
+  });
+}
+
+void Supervisor::on_child_exit(pid_t pid, int status) {
+  for (auto it = generations_.begin(); it != generations_.end(); ++it) {
+    Generation& gen = *it->second;
+    for (const auto& w : gen.workers) {
+      if (w->pid != pid || w->exited) continue;
+      w->exited = true;
+      std::error_code ec;
+      w->channel->socket().close(ec);
+      bool expected = w->draining || gen.draining || stopping_;
+      if (expected) {
+        log::info(0, "worker slot {} pid {} generation {} {}", w->slot, pid, gen.id,
+                  describe_exit(status));
+      } else {
+        log::error(0, "worker slot {} pid {} generation {} {}; restarting it", w->slot, pid,
+                   gen.id, describe_exit(status));
+        if (Clock::now() - w->started > kStableAfter && w->slot < backoff_.size()) {
+          backoff_[w->slot] = kFirstBackoff;
+        }
+        respawn_later(w->slot, w->restarts + 1);
+      }
+      if (gen.draining && gen.all_exited()) {
+        log::info(0, "generation {} has drained", gen.id);
+        generations_.erase(it);
+      }
+      return;
+    }
+  }
+}
+
+asio::awaitable<void> Supervisor::reap_loop() {
+  while (!stopped_) {
+    auto [ec, sig] = co_await children_.async_wait(kTuple);
+    if (ec) co_return;
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) on_child_exit(pid, status);
+  }
+}
+
+asio::awaitable<void> Supervisor::watchdog_loop() {
+  while (!stopped_) {
+    watchdog_.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await watchdog_.async_wait(kTuple);
+    if (ec) co_return;
+    auto now = Clock::now();
+    for (const auto& [id, gen] : generations_) {
+      for (const auto& w : gen->workers) {
+        if (w->exited || w->draining) continue;
+        if (now - w->last_heartbeat > rt::kHeartbeatTimeout) {
+          log::error(0, "worker slot {} pid {} silent for {} s, replacing it", w->slot, w->pid,
+                     rt::kHeartbeatTimeout.count());
+          ::kill(w->pid, SIGKILL);
+        }
+      }
+    }
+  }
+}
+
+asio::awaitable<std::optional<Refusal>> Supervisor::start() {
+  auto loaded = load(options_.files, options_.confdir);
+  if (!loaded) co_return loaded.error();
+  std::shared_ptr<Loaded> first = std::move(*loaded);
+  if (auto why = configure_log(first->result.config.log)) co_return Refusal{*why};
+  control_path_ = options_.control_path.empty() ? first->result.config.xsup.control_socket
+                                                : options_.control_path;
+  auto set = listeners::ListenerSet::build(first->result.config, first->workers, nullptr);
+  if (!set) co_return Refusal{set.error()};
+  auto gen = std::make_unique<Generation>();
+  gen->id = ++generation_;
+  gen->loaded = first;
+  gen->listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
+  Generation& g = *gen;
+  generations_.emplace(g.id, std::move(gen));
+  spawn_detached(io_, reap_loop(), "reaper");
+  spawn_detached(io_, watchdog_loop(), "watchdog");
+  for (unsigned slot = 0; slot < first->workers; ++slot) {
+    if (auto refused = spawn(g, slot, 0)) {
+      kill_generation(g);
+      co_return refused;
+    }
+  }
+  if (!co_await wait_ready(g, kReadyLimit)) {
+    kill_generation(g);
+    co_return Refusal{"the workers did not become ready"};
+  }
+  listeners_ = g.listeners;
+  current_ = first;
+  for (const auto& line : g.listeners->describe()) log::write(log::Level::kWarning, 0,
+                                                              "listening on " + line);
+  systemd::notify_ready(fmt::format("generation {}, {} workers", g.id, first->workers));
+  co_return std::nullopt;
+}
+
+asio::awaitable<base::Expected<json, Refusal>> Supervisor::reload(
+    std::optional<std::vector<std::string>> files) {
+  if (stopping_) co_return Refusal{"stopping"};
+  if (reloading_) co_return Refusal{"a reload is in progress"};
+  reloading_ = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{reloading_};
+  auto began = Clock::now();
+  systemd::notify_reloading();
+  auto fail = [&](Refusal r) {
+    log::error(0, "reload refused: {}", r.message);
+    systemd::notify_ready("reload refused; the running configuration goes on");
+    return r;
+  };
+  std::vector<std::string> use = files ? *files : current_->files;
+  std::string confdir = files ? std::string() : options_.confdir;
+  auto loaded = load(use, confdir);
+  if (!loaded) co_return fail(loaded.error());
+  std::shared_ptr<Loaded> next = std::move(*loaded);
+  if (auto why = configure_log(next->result.config.log)) co_return fail(Refusal{*why});
+  auto set = listeners::ListenerSet::build(next->result.config, next->workers, listeners_.get());
+  if (!set) co_return fail(Refusal{set.error()});
+
+  auto gen = std::make_unique<Generation>();
+  gen->id = ++generation_;
+  gen->loaded = next;
+  gen->listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
+  Generation& g = *gen;
+  generations_.emplace(g.id, std::move(gen));
+  for (unsigned slot = 0; slot < next->workers; ++slot) {
+    if (auto refused = spawn(g, slot, 0)) {
+      kill_generation(g);
+      co_return fail(*refused);
+    }
+  }
+  if (!co_await wait_ready(g, kReadyLimit)) {
+    kill_generation(g);
+    co_return fail(Refusal{"the new workers did not become ready"});
+  }
+  std::vector<std::uint64_t> old;
+  for (auto& [id, other] : generations_) {
+    if (id != g.id && !other->draining) {
+      drain_generation(*other);
+      old.push_back(id);
+    }
+  }
+  listeners_ = g.listeners;
+  current_ = next;
+  backoff_.assign(next->workers, kFirstBackoff);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
+  log::warning(0, "reloaded: generation {} with {} workers in {} ms", g.id, next->workers,
+               took.count());
+  systemd::notify_ready(fmt::format("generation {}, {} workers", g.id, next->workers));
+  json summary = {{"generation", g.id},
+                  {"workers", next->workers},
+                  {"draining_generations", old},
+                  {"listeners", g.listeners->describe()},
+                  {"milliseconds", took.count()}};
+  co_return summary;
+}
+
+asio::awaitable<void> Supervisor::stop() {
+  if (stopping_) co_return;
+  stopping_ = true;
+  systemd::notify_stopping();
+  std::chrono::milliseconds limit{0};
+  for (auto& [id, gen] : generations_) {
+    limit = std::max(limit, gen->loaded->drain);
+    drain_generation(*gen);
+  }
+  asio::steady_timer poll(io_);
+  auto deadline = Clock::now() + limit + kKillGrace + std::chrono::seconds(1);
+  while (!generations_.empty() && Clock::now() < deadline) {
+    poll.expires_after(std::chrono::milliseconds(10));
+    co_await poll.async_wait(kTuple);
+  }
+  stopped_ = true;
+  children_.cancel();
+  watchdog_.cancel();
+}
+
+json Supervisor::status() const {
+  json workers = json::array();
+  auto now = Clock::now();
+  for (const auto& [id, gen] : generations_) {
+    for (const auto& w : gen->workers) {
+      if (w->exited) continue;
+      workers.push_back(
+          {{"pid", w->pid},
+           {"slot", w->slot},
+           {"generation", w->generation},
+           {"uptime", std::chrono::duration_cast<std::chrono::seconds>(now - w->started).count()},
+           {"connections", w->connections},
+           {"restarts", w->restarts},
+           {"state", w->draining ? "draining" : (w->ready ? "ready" : "starting")}});
+    }
+  }
+  return {{"generation", generation_},
+          {"uptime",
+           std::chrono::duration_cast<std::chrono::seconds>(now - started_at_).count()},
+          {"workers", workers},
+          {"listeners", listeners_ ? listeners_->describe() : std::vector<std::string>{}}};
+}
+
+std::optional<Refusal> Supervisor::trigger_execve(unsigned slot) {
+  auto it = generations_.find(generation_);
+  if (it == generations_.end()) return Refusal{"no generation"};
+  auto w = it->second->live_in_slot(slot);
+  if (!w) return Refusal{"no worker in that slot"};
+  spawn_detached(
+      io_,
+      [w]() -> asio::awaitable<void> {
+        co_await w->channel->send(ipc::make_message(rt::kTestExecve));
+      }(),
+      "test trigger");
+  return std::nullopt;
+}
+
+}  // namespace xsup::supervisor

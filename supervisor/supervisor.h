@@ -1,0 +1,99 @@
+#pragma once
+// The supervisor (DESIGN.md §1): owns the configuration, the listening sockets and the
+// control socket; forks and execs N sandboxed workers per generation, restarts a crashed
+// one in its slot with backoff, and reloads nginx's way: validate fully, keep listeners by
+// key, start a new generation, wait until every worker is ready, then drain the old one.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "shared/base/error.h"
+#include "shared/config/loader.h"
+#include "shared/ipc/channel.h"
+#include "supervisor/listeners/listener_set.h"
+#include "worker/lockdown/lockdown.h"
+
+namespace xsup::supervisor {
+
+struct SupervisorOptions {
+  std::vector<std::string> files;  // -c files; empty with no confdir = the quick-start config
+  std::string confdir;
+  std::string control_path;  // --control; "" = the config's xsup.controlSocket
+  worker::lockdown::SandboxMode sandbox = worker::lockdown::SandboxMode::kKill;
+  bool test_triggers = false;  // accept debug.* control methods (tests only)
+};
+
+// Why an operation was refused: one line per problem, each naming its JSON path.
+struct Refusal {
+  std::string message;
+};
+
+class Supervisor {
+ public:
+  Supervisor(asio::io_context& io, SupervisorOptions options);
+  ~Supervisor();
+
+  // Loads and checks the configuration, binds, starts generation 1 and waits until it is
+  // ready. An error says why, and nothing is left running.
+  asio::awaitable<std::optional<Refusal>> start();
+  // Reload with `files` (none = the files it was started with). The answer summarises
+  // the new generation, or the error while the running one goes on serving.
+  asio::awaitable<base::Expected<nlohmann::json, Refusal>> reload(
+      std::optional<std::vector<std::string>> files);
+  // Drains every worker (up to the drain timeout) and ends run().
+  asio::awaitable<void> stop();
+  nlohmann::json status() const;
+  // For tests: makes the worker in `slot` call execve, which the sandbox must kill.
+  std::optional<Refusal> trigger_execve(unsigned slot);
+
+  bool stopped() const { return stopped_; }
+  const std::string& control_path() const { return control_path_; }
+  bool test_triggers() const { return options_.test_triggers; }
+
+ private:
+  struct Loaded;
+  struct Worker;
+  struct Generation;
+
+  base::Expected<std::unique_ptr<Loaded>, Refusal> load(const std::vector<std::string>& files,
+                                               const std::string& confdir) const;
+  std::optional<Refusal> spawn(Generation& generation, unsigned slot, unsigned restarts);
+  asio::awaitable<void> read_worker(std::shared_ptr<Worker> worker);
+  asio::awaitable<bool> wait_ready(Generation& generation, std::chrono::milliseconds limit);
+  void drain_generation(Generation& generation);
+  void on_child_exit(pid_t pid, int status);
+  asio::awaitable<void> reap_loop();
+  asio::awaitable<void> watchdog_loop();
+  void respawn_later(unsigned slot, unsigned restarts);
+  void kill_generation(Generation& generation);
+
+  asio::io_context& io_;
+  SupervisorOptions options_;
+  std::string control_path_;
+  std::unique_ptr<Loaded> current_;
+  std::unique_ptr<listeners::ListenerSet> listeners_;
+  std::map<std::uint64_t, std::unique_ptr<Generation>> generations_;
+  std::uint64_t generation_ = 0;
+  std::vector<std::chrono::milliseconds> backoff_;  // per slot
+  asio::signal_set children_;
+  asio::steady_timer watchdog_;
+  bool reloading_ = false;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::chrono::steady_clock::time_point started_at_;
+};
+
+}  // namespace xsup::supervisor
