@@ -7,7 +7,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format clang-tidy
   # libraries (DESIGN.md §7)
-  libasio-dev nlohmann-json3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev
+  libasio-dev nlohmann-json3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev libseccomp-dev
   # test peers and tools
   curl python3 v2ray iperf3 microsocks socat iproute2 iptables procps strace
   # reference TCP relay for bench/chain.py --haproxy: the bench runs its own
