@@ -15,6 +15,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "shared/base/log.h"
+#include "worker/transport/dns/resolver.h"
 
 namespace xsup::worker::transport::tcp {
 namespace {
@@ -99,23 +100,23 @@ void apply_sockopt(int fd, bool tcp, bool v6, const config::SockoptConfig& so, b
 awaitable<Expected<std::vector<asio::ip::address>>> resolve(const net::Address& address,
                                                             DomainStrategy strategy) {
   if (address.is_ip()) co_return std::vector<asio::ip::address>{address.ip()};
-  auto executor = co_await asio::this_coro::executor;
-  asio::ip::tcp::resolver resolver(executor);
-  // Asio runs getaddrinfo on its own thread: the event loop never blocks on it.
-  auto [ec, results] = co_await resolver.async_resolve(address.domain(), "", kTuple);
-  if (ec) co_return base::Error(ec, "resolve");
+  // The worker's own stub resolver: the sandbox forbids what getaddrinfo does (open files,
+  // load NSS modules), and it never blocks the loop.
+  dns::Family family = !wants_v6(strategy)   ? dns::Family::kV4
+                       : !wants_v4(strategy) ? dns::Family::kV6
+                                             : dns::Family::kBoth;
+  auto found = co_await dns::Resolver::local().resolve(address.domain(), family);
+  if (!found) co_return found.error();
   std::vector<asio::ip::address> v4, v6;
-  for (const auto& entry : results) {
-    auto ip = entry.endpoint().address();
-    if (ip.is_v4() && wants_v4(strategy)) v4.push_back(ip);
-    if (ip.is_v6() && wants_v6(strategy)) v6.push_back(ip);
-  }
+  for (const auto& ip : *found) (ip.is_v4() ? v4 : v6).push_back(ip);
   std::vector<asio::ip::address> out;
   auto& first = prefers_v6(strategy) ? v6 : v4;
   auto& second = prefers_v6(strategy) ? v4 : v6;
   out.insert(out.end(), first.begin(), first.end());
   out.insert(out.end(), second.begin(), second.end());
-  if (out.empty()) co_return base::Error(base::Errc::kResolveFailed, "no address of the wanted family");
+  if (out.empty()) {
+    co_return base::Error(base::Errc::kResolveFailed, "no address of the wanted family");
+  }
   co_return out;
 }
 
