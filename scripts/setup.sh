@@ -8,6 +8,8 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format clang-tidy
   # libraries (DESIGN.md §7)
   libasio-dev nlohmann-json3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev libseccomp-dev
+  # sd_notify for Type=notify, and systemd-analyze for the unit's ctest (systemd/)
+  libsystemd-dev systemd
   # test peers and tools
   curl python3 v2ray iperf3 microsocks socat iproute2 iptables procps strace
   # reference TCP relay for bench/chain.py --haproxy: the bench runs its own
