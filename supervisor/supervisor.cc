@@ -1,6 +1,7 @@
 #include "supervisor/supervisor.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "shared/base/log.h"
+#include "shared/dns/system_files.h"
 #include "shared/ipc/frame.h"
 #include "supervisor/config_check.h"
 #include "supervisor/systemd/notify.h"
@@ -94,6 +96,7 @@ struct Supervisor::Loaded {
   unsigned workers = 1;
   std::chrono::milliseconds drain{60000};
   std::vector<std::string> files;
+  dns::ResolverConfig resolver;  // read here: workers never open files
 };
 
 struct Supervisor::Worker {
@@ -157,6 +160,7 @@ base::Expected<std::unique_ptr<Supervisor::Loaded>, Refusal> Supervisor::load(
     for (const auto& e : errors) refusal.message += (refusal.message.empty() ? "" : "\n") + e;
     return refusal;
   }
+  loaded->resolver = dns::load_system_resolver_config();
   const auto& x = loaded->result.config.xsup;
   loaded->workers = x.workers != 0 ? x.workers : std::max(1u, std::thread::hardware_concurrency());
   loaded->drain = std::chrono::duration_cast<std::chrono::milliseconds>(x.drain_timeout);
@@ -169,7 +173,13 @@ std::optional<Refusal> Supervisor::spawn(Generation& generation, unsigned slot,
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     return Refusal{std::string("socketpair: ") + std::strerror(errno)};
   }
-  std::string mode(worker::lockdown::mode_name(options_.sandbox));
+  // The workers' environment: the supervisor's, less NOTIFY_SOCKET (only the main process
+  // talks to systemd; NotifyAccess=main). Built before fork: the child may only exec.
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) env.push_back(*e);
+  }
+  env.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(pair[0]);
@@ -189,7 +199,7 @@ std::optional<Refusal> Supervisor::spawn(Generation& generation, unsigned slot,
     char arg2[] = "--channel-fd";
     char arg3[] = "3";
     char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
-    ::execv("/proc/self/exe", argv);
+    ::execve("/proc/self/exe", argv, env.data());
     ::_exit(127);
   }
   ::close(pair[1]);
@@ -211,6 +221,11 @@ std::optional<Refusal> Supervisor::spawn(Generation& generation, unsigned slot,
   boot.listener_refs = generation.listeners->for_slot(slot);
   boot.log = log::options();
   boot.user = generation.loaded->result.config.xsup.user;
+  if (boot.user.empty()) {
+    // The user systemd-sysusers creates for xsup, else nobody (DESIGN.md §5).
+    boot.user = ::getpwnam("xsup") != nullptr ? "xsup" : "nobody";
+  }
+  boot.resolver = generation.loaded->resolver;
   boot.sandbox = options_.sandbox;
   boot.test_triggers = options_.test_triggers;
   boot.drain_timeout = generation.loaded->drain;

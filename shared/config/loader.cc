@@ -359,7 +359,7 @@ LoadResult build(const json& document) {
 LoadResult load_text(std::string_view text, std::string_view name) {
   Diagnostics diags;
   auto document = parse_document(text, name, diags);
-  if (!document) return LoadResult{Config{}, diags.take()};
+  if (!document) return LoadResult{Config{}, diags.take(), nlohmann::json()};
   return finish(*document, diags);
 }
 
@@ -403,7 +403,7 @@ LoadResult load_files(const std::vector<std::string>& files, const std::string& 
       merge_into(merged, *document, path);
     }
   }
-  if (diags.has_errors()) return LoadResult{Config{}, diags.take()};
+  if (diags.has_errors()) return LoadResult{Config{}, diags.take(), nlohmann::json()};
   return finish(merged, diags);
 }
 

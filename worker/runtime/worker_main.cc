@@ -26,6 +26,7 @@
 #include "worker/lockdown/lockdown.h"
 #include "worker/runtime/server.h"
 #include "worker/runtime/worker_protocol.h"
+#include "worker/transport/dns/resolver.h"
 
 namespace xsup::worker::runtime {
 namespace {
@@ -170,10 +171,8 @@ int worker_main(int argc, char** argv) {
     options.user = boot->user;
     options.mode = boot->sandbox;
     options.keep_net_admin = boot->keep_net_admin;
-    // Until the worker's own DNS stub lands, the system resolver reads /etc/hosts and
-    // /etc/resolv.conf when an outbound dials a domain.
-    options.allow_open_readonly = true;
     lockdown::lock_down(options, keep);
+    transport::dns::Resolver::configure(boot->resolver);
 
     asio::io_context io(1);
     Server server(io, cfg, std::move(boot->listeners));

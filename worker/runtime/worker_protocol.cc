@@ -36,6 +36,7 @@ json bootstrap_body(const Bootstrap& boot, std::vector<int>& fds) {
   body["keep_net_admin"] = boot.keep_net_admin;
   body["test_triggers"] = boot.test_triggers;
   body["drain_timeout_ms"] = boot.drain_timeout.count();
+  body["resolver"] = dns::to_json(boot.resolver);
   return body;
 }
 
@@ -77,6 +78,9 @@ base::Expected<Bootstrap> parse_bootstrap(ipc::Message& message) {
     boot.keep_net_admin = b.at("keep_net_admin").get<bool>();
     boot.test_triggers = b.at("test_triggers").get<bool>();
     boot.drain_timeout = std::chrono::milliseconds(b.at("drain_timeout_ms").get<std::int64_t>());
+    auto resolver = dns::resolver_config_from_json(b.at("resolver"));
+    if (!resolver) return resolver.error();
+    boot.resolver = std::move(*resolver);
   } catch (const std::exception&) {
     return base::Error(base::Errc::kProtocol, "bootstrap fields missing or of the wrong type");
   }

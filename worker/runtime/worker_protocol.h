@@ -14,6 +14,7 @@
 
 #include "shared/base/error.h"
 #include "shared/base/log.h"
+#include "shared/dns/system_files.h"
 #include "shared/ipc/channel.h"
 #include "worker/lockdown/lockdown.h"
 #include "worker/runtime/server.h"
@@ -64,6 +65,7 @@ struct Bootstrap {
   bool keep_net_admin = false;
   bool test_triggers = false;
   std::chrono::milliseconds drain_timeout{60000};
+  dns::ResolverConfig resolver;  // nameservers and hosts, read by the supervisor
 };
 
 // The bootstrap's body from listener_refs; their fds are appended to `fds` in the order
