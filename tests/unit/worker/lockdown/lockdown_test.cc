@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -320,6 +321,42 @@ TEST(LockDown, ExecutableMemoryIsKilled) {
   });
   const Outcome outcome = wait_for(pid);
   EXPECT_EQ(outcome.signal, SIGSYS) << describe(outcome);
+}
+
+// Three calls answer with an error because libc copes with it; their other shapes still kill.
+TEST(LockDown, LibcProbesGetAnErrorButOtherShapesAreKilled) {
+  const pid_t pid = spawn([]() -> int {
+    lock_down({}, {});
+    if (::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0) != -1 || errno != EAFNOSUPPORT) return 2;
+    if (::isatty(STDOUT_FILENO) != 0 || errno != ENOTTY) return 3;
+    if (::syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) return 4;
+    const int udp = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // allowed domain
+    if (udp < 0) return 5;
+    ::close(udp);
+    ::socket(AF_PACKET, SOCK_RAW, 0);  // any other domain: the default action
+    return 6;
+  });
+  const Outcome outcome = wait_for(pid);
+  EXPECT_EQ(outcome.signal, SIGSYS) << describe(outcome);
+}
+
+TEST(LockDown, TrapModeNamesAFilteredArgument) {
+  Pipe error;
+  const pid_t pid = spawn([&]() -> int {
+    if (::dup2(error.write_end(), STDERR_FILENO) != STDERR_FILENO) return 2;
+    LockdownOptions options;
+    options.mode = SandboxMode::kTrap;
+    const int keep[] = {STDERR_FILENO};
+    lock_down(options, keep);
+    ::ioctl(STDERR_FILENO, TIOCSTI, "x");  // ioctl is allowed, but not this request
+    return 3;
+  });
+  error.close_write();
+  const std::string text = read_all(error.read_end());
+  const Outcome outcome = wait_for(pid);
+  EXPECT_EQ(outcome.code, kTrapExitCode) << describe(outcome);
+  EXPECT_EQ(text,
+            "xsup worker: sandbox: forbidden syscall " + std::to_string(SYS_ioctl) + " (ioctl)\n");
 }
 
 TEST(LockDown, ForkIsKilled) {
