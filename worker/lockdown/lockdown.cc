@@ -8,7 +8,6 @@
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
@@ -31,7 +31,11 @@ namespace {
   throw std::system_error(error, std::generic_category(), "lockdown: " + step);
 }
 
-[[noreturn]] void fail_errno(const std::string& step) { fail_errno(step, errno); }
+// Takes a plain pointer so that errno is read before any std::string allocation can touch it.
+[[noreturn]] void fail_errno(const char* step) {
+  const int error = errno;
+  fail_errno(std::string(step), error);
+}
 
 [[noreturn]] void fail(const std::string& step, const std::string& why) {
   throw std::runtime_error("lockdown: " + step + ": " + why);
@@ -204,7 +208,8 @@ void drop_bounding_set(std::uint64_t kept) {
     if (present < 0) break;  // EINVAL: past the kernel's last capability
     if (present == 1 && (kept & (std::uint64_t{1} << cap)) == 0 &&
         ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      fail_errno("PR_CAPBSET_DROP " + std::to_string(cap));
+      const int error = errno;
+      fail_errno("PR_CAPBSET_DROP " + std::to_string(cap), error);
     }
   }
 }

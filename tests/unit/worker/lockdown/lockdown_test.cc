@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
-#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -26,6 +28,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <chrono>
+#include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -126,8 +130,9 @@ struct Pipe {
   std::array<int, 2> fds{-1, -1};
 };
 
-std::string proc_status(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/status");
+// /proc/PID/<name> read from outside; pid 0 reads /proc/<name>.
+std::string proc_file(pid_t pid, const std::string& name) {
+  std::ifstream file("/proc/" + (pid == 0 ? "" : std::to_string(pid) + "/") + name);
   std::stringstream text;
   text << file.rdbuf();
   return text.str();
@@ -142,6 +147,16 @@ std::string status_field(const std::string& status, const std::string& name) {
   std::string value = status.substr(start, status.find('\n', start) - start);
   while (!value.empty() && value.back() == ' ') value.pop_back();  // "Groups:" ends in a space
   return value;
+}
+
+// "soft hard" of one line of /proc/PID/limits.
+std::string limit(const std::string& limits, const std::string& name) {
+  const auto at = limits.find("\n" + name + " ");
+  if (at == std::string::npos) return "<missing>";
+  std::istringstream line(limits.substr(at + 1 + name.size()));
+  std::string soft, hard;
+  line >> soft >> hard;
+  return soft + " " + hard;
 }
 
 struct Identity {
@@ -159,7 +174,12 @@ bool running_as_root() { return ::geteuid() == 0; }
 
 // A child that locks down, says so on a pipe, and waits for the parent's go on another pipe,
 // so the parent can read /proc/PID/status of a live, locked-down process.
-std::string status_of_locked_down_child(const LockdownOptions& options) {
+struct Snapshot {
+  std::string status;  // /proc/PID/status
+  std::string limits;  // /proc/PID/limits
+};
+
+Snapshot snapshot_of_locked_down_child(const LockdownOptions& options) {
   Pipe ready, go;
   const pid_t pid = spawn([&]() -> int {
     const int keep[] = {ready.write_end(), go.read_end()};
@@ -171,15 +191,17 @@ std::string status_of_locked_down_child(const LockdownOptions& options) {
   ready.close_write();
   go.close_read();
   pollfd entry{ready.read_end(), POLLIN, 0};
-  std::string status;
+  Snapshot snapshot;
   if (::poll(&entry, 1, 20'000) == 1) {
     char byte;
-    if (::read(ready.read_end(), &byte, 1) == 1) status = proc_status(pid);
+    if (::read(ready.read_end(), &byte, 1) == 1) {
+      snapshot = {proc_file(pid, "status"), proc_file(pid, "limits")};
+    }
   }
   EXPECT_EQ(::write(go.write_end(), "g", 1), 1);
   const Outcome outcome = wait_for(pid);
   EXPECT_TRUE(outcome.exited && outcome.code == 0) << describe(outcome);
-  return status;
+  return snapshot;
 }
 
 TEST(SandboxMode, NamesRoundTrip) {
@@ -197,8 +219,22 @@ TEST(SandboxMode, NamesRoundTrip) {
 
 // (1) and, as root, (5) seen from outside.
 TEST(LockDown, ProcStatusShowsNoNewPrivsAndSeccompFilter) {
-  const std::string status = status_of_locked_down_child({});
+  const Snapshot snapshot = snapshot_of_locked_down_child({});
+  const std::string& status = snapshot.status;
   ASSERT_FALSE(status.empty());
+  // Step 3: no core files; the fd limit at 1 << 20 where this process may set it (raising the
+  // hard limit needs CAP_SYS_RESOURCE, which container root often lacks), else at the hard limit.
+  EXPECT_EQ(limit(snapshot.limits, "Max core file size"), "0 0");
+  rlimit parent{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &parent), 0);
+  constexpr rlim_t kTarget = rlim_t{1} << 20;
+  const std::uint64_t own_capabilities =
+      std::stoull(status_field(proc_file(0, "self/status"), "CapEff"), nullptr, 16);
+  const bool can_raise = (own_capabilities >> CAP_SYS_RESOURCE & 1) != 0 &&
+                         std::stoull(proc_file(0, "sys/fs/nr_open")) >= kTarget;
+  const rlim_t expected = parent.rlim_max >= kTarget || can_raise ? kTarget : parent.rlim_max;
+  EXPECT_EQ(limit(snapshot.limits, "Max open files"),
+            std::to_string(expected) + " " + std::to_string(expected));
   EXPECT_EQ(status_field(status, "NoNewPrivs"), "1");
   EXPECT_EQ(status_field(status, "Seccomp"), "2");
   EXPECT_EQ(status_field(status, "CapEff"), "0000000000000000");
@@ -218,7 +254,7 @@ TEST(LockDown, ProcStatusShowsNoNewPrivsAndSeccompFilter) {
 TEST(LockDown, OffModeStillDemotesButInstallsNoFilter) {
   LockdownOptions options;
   options.mode = SandboxMode::kOff;
-  const std::string status = status_of_locked_down_child(options);
+  const std::string status = snapshot_of_locked_down_child(options).status;
   EXPECT_EQ(status_field(status, "NoNewPrivs"), "1");
   EXPECT_EQ(status_field(status, "Seccomp"), "0");
 }
@@ -227,7 +263,7 @@ TEST(LockDown, KeepsNetAdminAcrossTheUserSwitch) {
   if (!running_as_root()) GTEST_SKIP() << "only root holds CAP_NET_ADMIN to keep";
   LockdownOptions options;
   options.keep_net_admin = true;
-  const std::string status = status_of_locked_down_child(options);
+  const std::string status = snapshot_of_locked_down_child(options).status;
   const std::string net_admin = "0000000000001000";  // 1 << CAP_NET_ADMIN (12)
   EXPECT_EQ(status_field(status, "CapEff"), net_admin);
   EXPECT_EQ(status_field(status, "CapPrm"), net_admin);
@@ -285,6 +321,42 @@ TEST(LockDown, ExecutableMemoryIsKilled) {
   });
   const Outcome outcome = wait_for(pid);
   EXPECT_EQ(outcome.signal, SIGSYS) << describe(outcome);
+}
+
+// Three calls answer with an error because libc copes with it; their other shapes still kill.
+TEST(LockDown, LibcProbesGetAnErrorButOtherShapesAreKilled) {
+  const pid_t pid = spawn([]() -> int {
+    lock_down({}, {});
+    if (::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0) != -1 || errno != EAFNOSUPPORT) return 2;
+    if (::isatty(STDOUT_FILENO) != 0 || errno != ENOTTY) return 3;
+    if (::syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) return 4;
+    const int udp = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // allowed domain
+    if (udp < 0) return 5;
+    ::close(udp);
+    ::socket(AF_PACKET, SOCK_RAW, 0);  // any other domain: the default action
+    return 6;
+  });
+  const Outcome outcome = wait_for(pid);
+  EXPECT_EQ(outcome.signal, SIGSYS) << describe(outcome);
+}
+
+TEST(LockDown, TrapModeNamesAFilteredArgument) {
+  Pipe error;
+  const pid_t pid = spawn([&]() -> int {
+    if (::dup2(error.write_end(), STDERR_FILENO) != STDERR_FILENO) return 2;
+    LockdownOptions options;
+    options.mode = SandboxMode::kTrap;
+    const int keep[] = {STDERR_FILENO};
+    lock_down(options, keep);
+    ::ioctl(STDERR_FILENO, TIOCSTI, "x");  // ioctl is allowed, but not this request
+    return 3;
+  });
+  error.close_write();
+  const std::string text = read_all(error.read_end());
+  const Outcome outcome = wait_for(pid);
+  EXPECT_EQ(outcome.code, kTrapExitCode) << describe(outcome);
+  EXPECT_EQ(text,
+            "xsup worker: sandbox: forbidden syscall " + std::to_string(SYS_ioctl) + " (ioctl)\n");
 }
 
 TEST(LockDown, ForkIsKilled) {
