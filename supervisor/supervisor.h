@@ -83,8 +83,8 @@ class Supervisor {
   asio::io_context& io_;
   SupervisorOptions options_;
   std::string control_path_;
-  std::unique_ptr<Loaded> current_;
-  std::unique_ptr<listeners::ListenerSet> listeners_;
+  std::shared_ptr<Loaded> current_;
+  std::shared_ptr<listeners::ListenerSet> listeners_;
   std::map<std::uint64_t, std::unique_ptr<Generation>> generations_;
   std::uint64_t generation_ = 0;
   std::vector<std::chrono::milliseconds> backoff_;  // per slot

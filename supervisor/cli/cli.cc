@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
@@ -253,7 +254,7 @@ std::string control_path(const Args& args) {
 int control_call(const char* command, const Args& args, const std::string& method,
                  const json& params, json& result) {
   std::string path = control_path(args);
-  auto answer = ipc::call(path, method, params, kControlTimeout);
+  auto answer = ipc::jsonrpc::call(path, method, params, kControlTimeout);
   if (!answer) {
     std::fprintf(stderr, "xsup %s: %s\n", command, answer.error().message.c_str());
     return 1;

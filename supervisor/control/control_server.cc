@@ -91,12 +91,12 @@ asio::awaitable<void> ControlServer::accept_loop() {
 }
 
 asio::awaitable<void> ControlServer::serve(stream::socket socket) {
-  ipc::LineSplitter lines;
+  ipc::jsonrpc::LineSplitter lines;
   std::array<char, kReadChunk> chunk;
   while (true) {
     auto line = lines.next();
     if (!line) {
-      std::string reply = ipc::encode_line(ipc::make_error(nullptr, ipc::kInvalidRequest,
+      std::string reply = ipc::jsonrpc::encode_line(ipc::jsonrpc::make_error(nullptr, ipc::jsonrpc::kInvalidRequest,
                                                            line.error().message(), nullptr));
       co_await asio::async_write(socket, asio::buffer(reply), kTuple);
       co_return;
@@ -108,14 +108,14 @@ asio::awaitable<void> ControlServer::serve(stream::socket socket) {
       continue;
     }
     json response;
-    auto request = ipc::parse_request(**line);
+    auto request = ipc::jsonrpc::parse_request(**line);
     if (!request) {
       response = request.error();
     } else {
-      const ipc::Request& r = *request;
+      const ipc::jsonrpc::Request& r = *request;
       const json& params = r.params;
       if (r.method == "status") {
-        response = ipc::make_result(r.id, supervisor_.status());
+        response = ipc::jsonrpc::make_result(r.id, supervisor_.status());
       } else if (r.method == "reload") {
         std::optional<std::vector<std::string>> files;
         if (params.is_object() && params.contains("files") && params["files"].is_array() &&
@@ -123,28 +123,28 @@ asio::awaitable<void> ControlServer::serve(stream::socket socket) {
           files = params["files"].get<std::vector<std::string>>();
         }
         auto outcome = co_await supervisor_.reload(files);
-        response = outcome ? ipc::make_result(r.id, *outcome)
-                           : ipc::make_error(r.id, ipc::kOperationFailed,
+        response = outcome ? ipc::jsonrpc::make_result(r.id, *outcome)
+                           : ipc::jsonrpc::make_error(r.id, ipc::jsonrpc::kOperationFailed,
                                              outcome.error().message, nullptr);
       } else if (r.method == "stop") {
-        response = ipc::make_result(r.id, json{{"stopping", true}});
-        std::string reply = ipc::encode_line(response);
+        response = ipc::jsonrpc::make_result(r.id, json{{"stopping", true}});
+        std::string reply = ipc::jsonrpc::encode_line(response);
         co_await asio::async_write(socket, asio::buffer(reply), kTuple);
         co_await supervisor_.stop();
         co_return;
       } else if (r.method == "debug.worker_execve" && supervisor_.test_triggers()) {
         unsigned slot = params.is_object() ? params.value("slot", 0u) : 0u;
         auto refused = supervisor_.trigger_execve(slot);
-        response = refused ? ipc::make_error(r.id, ipc::kOperationFailed, refused->message,
+        response = refused ? ipc::jsonrpc::make_error(r.id, ipc::jsonrpc::kOperationFailed, refused->message,
                                              nullptr)
-                           : ipc::make_result(r.id, json{{"triggered", slot}});
+                           : ipc::jsonrpc::make_result(r.id, json{{"triggered", slot}});
       } else {
-        response = ipc::make_error(r.id, ipc::kMethodNotFound, "method not found: " + r.method,
+        response = ipc::jsonrpc::make_error(r.id, ipc::jsonrpc::kMethodNotFound, "method not found: " + r.method,
                                    nullptr);
       }
       if (r.notification) continue;
     }
-    std::string reply = ipc::encode_line(response);
+    std::string reply = ipc::jsonrpc::encode_line(response);
     auto [ec, n] = co_await asio::async_write(socket, asio::buffer(reply), kTuple);
     if (ec) co_return;
   }
