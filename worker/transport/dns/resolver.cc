@@ -293,10 +293,15 @@ std::shared_ptr<Resolver::Pending> Resolver::start(const asio::any_io_executor& 
 
   auto pending = std::make_shared<Pending>(executor);
   in_flight_.emplace(key, pending);
+  // Only allocation can throw in run(); then the waiters are woken to see "cancelled" and
+  // the next lookup of the name starts afresh.
   asio::co_spawn(executor, run(this, stats_, config_, key, pending),
-                 [name = key.name](std::exception_ptr e) {
-                   // Only allocation can throw in there; the waiters then see "cancelled".
-                   if (e) log::error(0, "dns: lookup of {} failed unexpectedly", name);
+                 [this, alive = std::weak_ptr<Stats>(stats_), key,
+                  weak = std::weak_ptr<Pending>(pending)](std::exception_ptr e) {
+                   if (!e) return;
+                   log::error(0, "dns: lookup of {} failed unexpectedly", key.name);
+                   if (!alive.expired()) in_flight_.erase(key);
+                   if (auto p = weak.lock()) p->done.cancel();
                  });
   return pending;
 }
