@@ -1,6 +1,6 @@
 #include "shared/dns/message.h"
 
-#include <array>
+#include <algorithm>
 #include <optional>
 
 namespace xsup::dns {

@@ -4,8 +4,9 @@
 #include <charconv>
 #include <fstream>
 #include <iterator>
-#include <nlohmann/json.hpp>
 #include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "shared/dns/message.h"
 
