@@ -1,12 +1,13 @@
 #include "shared/dns/message.h"
 
-#include <array>
+#include <algorithm>
 #include <optional>
 
 namespace xsup::dns {
 namespace {
 
 using base::Errc;
+using base::Error;
 
 constexpr std::size_t kHeaderSize = 12;  // RFC 1035 §4.1.1
 constexpr std::size_t kMaxLabel = 63;    // RFC 1035 §2.3.4
@@ -49,22 +50,22 @@ Expected<Name> read_name(std::span<const std::uint8_t> bytes, std::size_t pos) {
   std::size_t wire = 0;
   int jumps = 0;
   for (;;) {
-    if (pos >= bytes.size()) return Expected<Name>(Errc::kProtocol, "dns: name past the end");
+    if (pos >= bytes.size()) return Error(Errc::kProtocol, "dns: name past the end");
     const std::uint8_t len = bytes[pos];
     if ((len & 0xC0) == 0xC0) {
-      if (pos + 1 >= bytes.size()) return Expected<Name>(Errc::kProtocol, "dns: short pointer");
-      if (++jumps > kMaxJumps) return Expected<Name>(Errc::kProtocol, "dns: pointer loop");
+      if (pos + 1 >= bytes.size()) return Error(Errc::kProtocol, "dns: short pointer");
+      if (++jumps > kMaxJumps) return Error(Errc::kProtocol, "dns: pointer loop");
       if (!end) end = pos + 2;
       pos = static_cast<std::size_t>(((len & 0x3F) << 8) | bytes[pos + 1]);
       continue;
     }
     // 0x40 and 0x80 are the extended and reserved label types (RFC 6891 §5): not for us.
-    if ((len & 0xC0) != 0) return Expected<Name>(Errc::kProtocol, "dns: bad label type");
+    if ((len & 0xC0) != 0) return Error(Errc::kProtocol, "dns: bad label type");
     wire += std::size_t{len} + 1;
-    if (wire > kMaxNameWire) return Expected<Name>(Errc::kProtocol, "dns: name too long");
+    if (wire > kMaxNameWire) return Error(Errc::kProtocol, "dns: name too long");
     ++pos;
     if (len == 0) break;
-    if (pos + len > bytes.size()) return Expected<Name>(Errc::kProtocol, "dns: label past the end");
+    if (pos + len > bytes.size()) return Error(Errc::kProtocol, "dns: label past the end");
     if (!name.text.empty()) name.text.push_back('.');
     for (std::size_t i = 0; i < len; ++i)
       name.text.push_back(lower(static_cast<char>(bytes[pos + i])));
@@ -92,12 +93,11 @@ std::string normalize_name(std::string_view name) {
 }
 
 Expected<std::vector<std::uint8_t>> encode_query(const Query& query) {
-  using Bytes = std::vector<std::uint8_t>;
   const std::string name = normalize_name(query.name);
   if (name.empty() || name.size() > kMaxNameText) {
-    return Expected<Bytes>(Errc::kProtocol, "dns: bad name length");
+    return Error(Errc::kProtocol, "dns: bad name length");
   }
-  Bytes out;
+  std::vector<std::uint8_t> out;
   out.reserve(kHeaderSize + name.size() + 2 + 4 + 11);
   put16(out, query.id);
   put16(out, kFlagRd);  // a stub resolver asks for recursion (RFC 1035 §4.1.1)
@@ -110,7 +110,7 @@ Expected<std::vector<std::uint8_t>> encode_query(const Query& query) {
     std::size_t dot = name.find('.', start);
     if (dot == std::string::npos) dot = name.size();
     const std::size_t len = dot - start;
-    if (len == 0 || len > kMaxLabel) return Expected<Bytes>(Errc::kProtocol, "dns: bad label");
+    if (len == 0 || len > kMaxLabel) return Error(Errc::kProtocol, "dns: bad label");
     out.push_back(static_cast<std::uint8_t>(len));
     out.insert(out.end(), name.begin() + static_cast<std::ptrdiff_t>(start),
                name.begin() + static_cast<std::ptrdiff_t>(dot));
@@ -133,26 +133,25 @@ Expected<std::vector<std::uint8_t>> encode_query(const Query& query) {
 }
 
 Expected<Response> parse_response(std::span<const std::uint8_t> bytes) {
-  using R = Expected<Response>;
-  if (bytes.size() < kHeaderSize) return R(Errc::kProtocol, "dns: short header");
+  if (bytes.size() < kHeaderSize) return Error(Errc::kProtocol, "dns: short header");
   Response response;
   response.id = get16(bytes, 0);
   const std::uint16_t flags = get16(bytes, 2);
-  if ((flags & kFlagQr) == 0) return R(Errc::kProtocol, "dns: not a response");
-  if (((flags >> 11) & 0xF) != 0) return R(Errc::kProtocol, "dns: not a standard query");
+  if ((flags & kFlagQr) == 0) return Error(Errc::kProtocol, "dns: not a response");
+  if (((flags >> 11) & 0xF) != 0) return Error(Errc::kProtocol, "dns: not a standard query");
   response.truncated = (flags & kFlagTc) != 0;
   response.rcode = static_cast<Rcode>(flags & 0xF);
   const std::uint16_t qdcount = get16(bytes, 4);
   const std::uint16_t ancount = get16(bytes, 6);
   // We send one question; a server either echoes it or (on some errors) none.
-  if (qdcount > 1) return R(Errc::kProtocol, "dns: more than one question");
+  if (qdcount > 1) return Error(Errc::kProtocol, "dns: more than one question");
 
   std::size_t pos = kHeaderSize;
   if (qdcount == 1) {
     auto name = read_name(bytes, pos);
     if (!name) return name.error();
     pos = name->end;
-    if (pos + 4 > bytes.size()) return R(Errc::kProtocol, "dns: short question");
+    if (pos + 4 > bytes.size()) return Error(Errc::kProtocol, "dns: short question");
     response.has_question = true;
     response.question_name = std::move(name->text);
     response.question_type = get16(bytes, pos);
@@ -165,7 +164,7 @@ Expected<Response> parse_response(std::span<const std::uint8_t> bytes) {
     auto owner = read_name(bytes, pos);
     if (!owner) return owner.error();
     pos = owner->end;
-    if (pos + 10 > bytes.size()) return R(Errc::kProtocol, "dns: short record");
+    if (pos + 10 > bytes.size()) return Error(Errc::kProtocol, "dns: short record");
     Record record;
     record.owner = std::move(owner->text);
     record.type = get16(bytes, pos);
@@ -175,17 +174,17 @@ Expected<Response> parse_response(std::span<const std::uint8_t> bytes) {
     if (record.ttl & 0x80000000u) record.ttl = 0;
     const std::size_t rdlength = get16(bytes, pos + 8);
     pos += 10;
-    if (pos + rdlength > bytes.size()) return R(Errc::kProtocol, "dns: record past the end");
+    if (pos + rdlength > bytes.size()) return Error(Errc::kProtocol, "dns: record past the end");
     const std::size_t rdata = pos;
     pos += rdlength;
     if (klass != kClassIn) continue;
     if (record.type == static_cast<std::uint16_t>(QType::kA)) {
-      if (rdlength != 4) return R(Errc::kProtocol, "dns: bad A record");
+      if (rdlength != 4) return Error(Errc::kProtocol, "dns: bad A record");
       asio::ip::address_v4::bytes_type v4;
       std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(rdata), 4, v4.begin());
       record.address = asio::ip::address_v4(v4);
     } else if (record.type == static_cast<std::uint16_t>(QType::kAaaa)) {
-      if (rdlength != 16) return R(Errc::kProtocol, "dns: bad AAAA record");
+      if (rdlength != 16) return Error(Errc::kProtocol, "dns: bad AAAA record");
       asio::ip::address_v6::bytes_type v6;
       std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(rdata), 16, v6.begin());
       record.address = asio::ip::address_v6(v6);
@@ -193,7 +192,7 @@ Expected<Response> parse_response(std::span<const std::uint8_t> bytes) {
       // The target may point anywhere earlier in the message, but must end inside RDATA.
       auto target = read_name(bytes, rdata);
       if (!target) return target.error();
-      if (target->end > pos) return R(Errc::kProtocol, "dns: bad CNAME record");
+      if (target->end > pos) return Error(Errc::kProtocol, "dns: bad CNAME record");
       record.cname = std::move(target->text);
     } else {
       continue;

@@ -64,7 +64,7 @@ std::optional<int> parse_int(std::string_view text) {
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return {};
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace
@@ -138,9 +138,10 @@ ResolverConfig load_system_resolver_config(const std::string& resolv_conf_path,
 
 nlohmann::json to_json(const ResolverConfig& config) {
   nlohmann::json nameservers = nlohmann::json::array();
-  for (const auto& ip : config.nameservers) nameservers.push_back(ip.to_string());
+  for (const auto& ip : config.nameservers) nameservers.emplace_back(ip.to_string());
   nlohmann::json hosts = nlohmann::json::array();
-  for (const auto& [name, ip] : config.hosts) hosts.push_back({name, ip.to_string()});
+  for (const auto& [name, ip] : config.hosts)
+    hosts.push_back(nlohmann::json::array({name, ip.to_string()}));
   return {
       {"nameservers", std::move(nameservers)},
       {"timeoutMs", config.timeout.count()},
@@ -153,8 +154,7 @@ nlohmann::json to_json(const ResolverConfig& config) {
 }
 
 Expected<ResolverConfig> resolver_config_from_json(const nlohmann::json& json) {
-  using R = Expected<ResolverConfig>;
-  auto bad = [](std::string_view why) { return R(Errc::kProtocol, why); };
+  auto bad = [](std::string_view why) { return base::Error(Errc::kProtocol, why); };
   if (!json.is_object()) return bad("resolver config: not an object");
   auto integer = [&json](const char* key, std::int64_t lo,
                          std::int64_t hi) -> std::optional<std::int64_t> {

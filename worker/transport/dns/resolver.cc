@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
+#include <mutex>
+#include <optional>
+#include <utility>
+
 #include <asio/co_spawn.hpp>
-#include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
@@ -15,10 +19,6 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <iterator>
-#include <mutex>
-#include <optional>
-#include <utility>
 
 #include "shared/base/log.h"
 
@@ -293,10 +293,15 @@ std::shared_ptr<Resolver::Pending> Resolver::start(const asio::any_io_executor& 
 
   auto pending = std::make_shared<Pending>(executor);
   in_flight_.emplace(key, pending);
+  // Only allocation can throw in run(); then the waiters are woken to see "cancelled" and
+  // the next lookup of the name starts afresh.
   asio::co_spawn(executor, run(this, stats_, config_, key, pending),
-                 [name = key.name](std::exception_ptr e) {
-                   // Only allocation can throw in there; the waiters then see "cancelled".
-                   if (e) log::error(0, "dns: lookup of {} failed unexpectedly", name);
+                 [this, alive = std::weak_ptr<Stats>(stats_), key,
+                  weak = std::weak_ptr<Pending>(pending)](std::exception_ptr e) {
+                   if (!e) return;
+                   log::error(0, "dns: lookup of {} failed unexpectedly", key.name);
+                   if (!alive.expired()) in_flight_.erase(key);
+                   if (auto p = weak.lock()) p->done.cancel();
                  });
   return pending;
 }

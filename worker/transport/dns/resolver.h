@@ -2,11 +2,11 @@
 // A stub resolver for one worker's event loop. getaddrinfo cannot run in a worker: it
 // opens /etc/resolv.conf, /etc/hosts and NSS modules, which the sandbox forbids, and it
 // blocks. This one answers IP literals, localhost and the hosts table locally, asks the
-// configured nameservers over UDP otherwise, caches answers and merges concurrent lookups
-// of the same name. Single-threaded: one instance per event loop (see local()).
+// configured nameservers over UDP otherwise (TCP when an answer comes back truncated),
+// caches answers and merges concurrent lookups of the same name. Search domains and ndots
+// are not applied: a proxy is given fully qualified names. Single-threaded: one instance
+// per event loop (see local()); lookups still in flight when it goes are finished harmlessly.
 
-#include <asio/awaitable.hpp>
-#include <asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
 #include <list>
@@ -15,6 +15,9 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/address.hpp>
 
 #include "shared/base/error.h"
 #include "shared/dns/message.h"
@@ -48,7 +51,8 @@ class Resolver {
   awaitable<Expected<std::vector<asio::ip::address>>> resolve(std::string_view name, Family want);
 
   // Sets the configuration every thread's local() instance starts from; call once before
-  // the event loops run. Without it, local() uses the resolv.conf defaults (127.0.0.1).
+  // the event loops run (an instance already made keeps its settings). Without it, local() uses the
+  // resolv.conf defaults (127.0.0.1).
   static void configure(ResolverConfig config);
   // This thread's resolver (one event loop per worker thread).
   static Resolver& local();

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -386,6 +387,24 @@ TEST_F(ResolverTest, CacheAnswersTheSecondResolve) {
   ASSERT_TRUE(second);
   EXPECT_EQ(*second, (Addresses{ip("192.0.2.5")}));
   EXPECT_EQ(server.queries, 1);
+}
+
+TEST_F(ResolverTest, CacheIsBoundedAndForgetsTheOldestFirst) {
+  Resolver resolver(config());
+  const std::size_t names = Resolver::kMaxCacheEntries + 1;
+  // In batches, so the lookups in flight stay well under the descriptor limit.
+  for (std::size_t first = 0; first < names; first += 64) {
+    std::vector<std::pair<std::string, Family>> batch;
+    for (std::size_t i = first; i < std::min(names, first + 64); ++i) {
+      batch.emplace_back("n" + std::to_string(i) + ".test", Family::kV4);
+    }
+    for (auto& r : run(resolver, batch)) EXPECT_FALSE(r);  // cached as "no data"
+  }
+  ASSERT_EQ(server.queries, static_cast<int>(names));
+  (void)resolve(resolver, "n" + std::to_string(names - 1) + ".test", Family::kV4);
+  EXPECT_EQ(server.queries, static_cast<int>(names));  // the newest is still cached
+  (void)resolve(resolver, "n0.test", Family::kV4);
+  EXPECT_EQ(server.queries, static_cast<int>(names) + 1);  // the oldest was evicted
 }
 
 TEST_F(ResolverTest, ZeroTtlIsNotCached) {
