@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 #include "shared/base/log.h"
@@ -20,8 +21,7 @@ std::optional<asio::ip::address> ip_of(const net::Destination& d) {
 
 class RuleRouter final : public Router {
  public:
-  RuleRouter(router::Router router, router::AssetFiles assets)
-      : assets_(std::move(assets)), router_(std::move(router)) {}
+  explicit RuleRouter(router::Router router) : router_(std::move(router)) {}
 
   awaitable<base::Expected<std::string>> pick(core::Session& session) override {
     router::RouteInput input;
@@ -51,7 +51,6 @@ class RuleRouter final : public Router {
   }
 
  private:
-  router::AssetFiles assets_;  // owns the geo data the matchers point into
   router::Router router_;
 };
 
@@ -77,14 +76,45 @@ std::filesystem::path asset_directory() {
   return candidates.empty() ? std::filesystem::path() : candidates.front();
 }
 
+router::AssetFiles& shared_assets() {
+  static router::AssetFiles assets(asset_directory());
+  return assets;
+}
+
+void preload_assets(const config::Config& config) {
+  router::AssetFiles& assets = shared_assets();  // finds the asset directory now
+  auto note = [](std::set<std::string>& files, const std::string& entry) {
+    std::string_view e = entry;
+    while (!e.empty() && e.front() == '!') e.remove_prefix(1);
+    if (e.starts_with("geoip:")) files.insert("geoip.dat");
+    if (e.starts_with("geosite:")) files.insert("geosite.dat");
+    for (std::string_view prefix : {"ext:", "ext-ip:", "ext-domain:", "ext-site:"}) {
+      if (e.starts_with(prefix)) {
+        e.remove_prefix(prefix.size());
+        files.insert(std::string(e.substr(0, e.find(':'))));
+      }
+    }
+  };
+  std::set<std::string> files;
+  for (const auto& rule : config.routing.rules) {
+    for (const auto* list : {&rule.domain, &rule.ip, &rule.source_ip, &rule.local_ip}) {
+      for (const auto& entry : *list) note(files, entry);
+    }
+  }
+  for (const auto& inbound : config.inbounds) {
+    for (const auto& entry : inbound.sniffing.domains_excluded) note(files, entry);
+    for (const auto& entry : inbound.sniffing.ips_excluded) note(files, entry);
+  }
+  for (const auto& file : files) (void)assets.get(file);  // a missing file errs later
+}
+
 std::unique_ptr<Router> make_router(const config::Config& config) {
   if (config.routing.rules.empty()) return nullptr;
   std::vector<std::string> tags;
   for (const auto& ob : config.outbounds) tags.push_back(ob.tag);
-  router::AssetFiles assets(asset_directory());
-  auto compiled = router::Router::compile(config.routing, tags, assets);
+  auto compiled = router::Router::compile(config.routing, tags, shared_assets());
   if (!compiled) throw std::runtime_error(compiled.error().to_string());
-  return std::make_unique<RuleRouter>(std::move(*compiled), std::move(assets));
+  return std::make_unique<RuleRouter>(std::move(*compiled));
 }
 
 }  // namespace xsup::worker::dispatch

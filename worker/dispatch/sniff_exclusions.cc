@@ -9,7 +9,7 @@ namespace xsup::worker::dispatch {
 std::map<const config::SniffingConfig*, SniffExclusions> compile_sniff_exclusions(
     const config::Config& config) {
   std::map<const config::SniffingConfig*, SniffExclusions> out;
-  router::AssetFiles assets(asset_directory());
+  router::AssetFiles& assets = shared_assets();
   for (const auto& inbound : config.inbounds) {
     const config::SniffingConfig& sniffing = inbound.sniffing;
     if (!sniffing.enabled) continue;

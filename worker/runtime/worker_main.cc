@@ -7,11 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
+#include <openssl/rand.h>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
@@ -23,6 +25,7 @@
 #include "shared/config/loader.h"
 #include "shared/ipc/channel.h"
 #include "shared/ipc/frame.h"
+#include "worker/dispatch/router_adapter.h"
 #include "worker/lockdown/lockdown.h"
 #include "worker/runtime/server.h"
 #include "worker/runtime/worker_protocol.h"
@@ -171,6 +174,15 @@ int worker_main(int argc, char** argv) {
     options.user = boot->user;
     options.mode = boot->sandbox;
     options.keep_net_admin = boot->keep_net_admin;
+    // Workers never open files once locked down: geo data is read now, and the random
+    // sources initialise now (OpenSSL reads its config file, std::random_device may open
+    // /dev/urandom).
+    dispatch::preload_assets(cfg);
+    std::uint8_t warm[16];
+    if (RAND_bytes(warm, sizeof warm) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
+    (void)core::Session::next_id();
+    ::tzset();  // log time stamps read /etc/localtime once, now
+
     lockdown::lock_down(options, keep);
     transport::dns::Resolver::configure(boot->resolver);
 
