@@ -54,7 +54,7 @@ ssize_t send_chunk(int fd, const char* data, std::size_t size, std::span<const i
 }
 
 struct Chunk {
-  ssize_t result;  // bytes read, 0 at EOF, or -errno
+  ssize_t result = 0;  // bytes read, 0 at EOF, or -errno
   std::vector<base::UniqueFd> fds;
   bool truncated = false;  // the kernel dropped fds that did not fit the control buffer
 };
@@ -88,7 +88,10 @@ Chunk receive_chunk(int fd, std::uint8_t* data, std::size_t size) {
   return chunk;
 }
 
-base::Status check_outgoing(const std::string& frame, std::span<const int> fds) {
+base::Status check_outgoing(const nlohmann::json& body, const std::string& frame,
+                            std::span<const int> fds) {
+  // The peer's decoder rejects anything else; refusing here names the sender's mistake.
+  if (!body.is_object()) return {base::Errc::kProtocol, "message is not an object"};
   if (fds.size() > kMaxFdsPerMessage)
     return {base::Errc::kTooLarge, "too many fds for one message"};
   if (frame.size() - kFrameHeaderSize > kMaxFrame) {
@@ -121,10 +124,13 @@ Channel::Channel(asio::local::stream_protocol::socket socket)
 }
 
 base::Expected<std::optional<std::size_t>> Channel::read_some() {
-  Chunk chunk = receive_chunk(socket_.native_handle(), read_buffer_.data(), read_buffer_.size());
+  Chunk chunk;
+  do {
+    chunk = receive_chunk(socket_.native_handle(), read_buffer_.data(), read_buffer_.size());
+  } while (chunk.result == -EINTR);
   if (chunk.result < 0) {
     const int err = static_cast<int>(-chunk.result);
-    if (err == EINTR || would_block(err)) return std::optional<std::size_t>{};
+    if (would_block(err)) return std::optional<std::size_t>{};
     return system_error(err, "ipc receive");
   }
   if (chunk.truncated) return base::Error(base::Errc::kTooLarge, "too many fds for one message");
@@ -193,7 +199,7 @@ asio::awaitable<base::Expected<Message>> Channel::receive() {
 
 asio::awaitable<base::Status> Channel::send(const nlohmann::json& body, std::span<const int> fds) {
   const std::string frame = encode_frame(body);
-  if (auto ok = check_outgoing(frame, fds); !ok) co_return ok;
+  if (auto ok = check_outgoing(body, frame, fds); !ok) co_return ok;
   // One frame at a time: a sender that waits for the socket must not let another
   // coroutine's bytes in between its own.
   while (sending_) {
@@ -238,7 +244,7 @@ asio::awaitable<base::Status> Channel::write_frame(const std::string& frame,
 
 base::Status send_blocking(int fd, const nlohmann::json& body, std::span<const int> fds) {
   const std::string frame = encode_frame(body);
-  if (auto ok = check_outgoing(frame, fds); !ok) return ok;
+  if (auto ok = check_outgoing(body, frame, fds); !ok) return ok;
   std::size_t offset = 0;
   while (offset < frame.size()) {
     const auto with = offset == 0 ? fds : std::span<const int>();

@@ -282,6 +282,41 @@ TEST_F(ChannelTest, TooManyFdsRefused) {
   EXPECT_TRUE(sent->error().is(base::Errc::kTooLarge));
 }
 
+TEST_F(ChannelTest, NonObjectRefused) {
+  Channel a(adopt(io, std::move(ends[0])));
+  const json list = json::array({1});
+  std::optional<base::Status> sent;
+  run(io, [&]() -> asio::awaitable<void> { sent = co_await a.send(list); });
+  ASSERT_TRUE(sent && !sent->has_value());
+  EXPECT_TRUE(sent->error().is(base::Errc::kProtocol));
+  EXPECT_FALSE(send_blocking(ends[1].get(), json("text")).has_value());
+}
+
+// UniqueFd is tested here, beside the channel that hands received fds out in it.
+bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+TEST(UniqueFdTest, ClosesOnceAndMovesOwnership) {
+  auto pipe = make_pipe();
+  const int raw = pipe[0].get();
+  base::UniqueFd moved(std::move(pipe[0]));
+  EXPECT_FALSE(pipe[0].valid());
+  EXPECT_EQ(moved.get(), raw);
+  base::UniqueFd assigned;
+  assigned = std::move(moved);
+  EXPECT_EQ(assigned.get(), raw);
+  EXPECT_TRUE(is_open(raw));
+  {
+    base::UniqueFd scoped(assigned.release());
+    EXPECT_FALSE(assigned.valid());
+  }
+  EXPECT_FALSE(is_open(raw));
+
+  const int write_end = pipe[1].get();
+  pipe[1].reset();
+  EXPECT_FALSE(is_open(write_end));
+  EXPECT_EQ(pipe[1].get(), -1);
+}
+
 TEST(BlockingChannelTest, RoundTripWithFds) {
   auto ends = socket_pair();
   auto pipe = make_pipe();
