@@ -431,6 +431,10 @@ asio::awaitable<std::optional<Refusal>> Supervisor::start() {
   gen->listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
   Generation& g = *gen;
   generations_.emplace(g.id, std::move(gen));
+  // Bound now: clients may already queue up while the workers start.
+  for (const auto& line : g.listeners->describe()) {
+    log::write(log::Level::kWarning, 0, "listening on " + line);
+  }
   spawn_detached(io_, reap_loop(), "reaper");
   spawn_detached(io_, watchdog_loop(), "watchdog");
   for (unsigned slot = 0; slot < first->workers; ++slot) {
@@ -445,8 +449,6 @@ asio::awaitable<std::optional<Refusal>> Supervisor::start() {
   }
   listeners_ = g.listeners;
   current_ = first;
-  for (const auto& line : g.listeners->describe()) log::write(log::Level::kWarning, 0,
-                                                              "listening on " + line);
   systemd::notify_ready(fmt::format("generation {}, {} workers", g.id, first->workers));
   co_return std::nullopt;
 }
