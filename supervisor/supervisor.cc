@@ -416,7 +416,7 @@ asio::awaitable<void> Supervisor::watchdog_loop() {
   }
 }
 
-asio::awaitable<std::optional<Refusal>> Supervisor::start() {
+asio::awaitable<std::optional<Refusal>> Supervisor::start(std::function<void()> on_bound) {
   auto loaded = load(options_.files, options_.confdir);
   if (!loaded) co_return loaded.error();
   std::shared_ptr<Loaded> first = std::move(*loaded);
@@ -435,6 +435,7 @@ asio::awaitable<std::optional<Refusal>> Supervisor::start() {
   for (const auto& line : g.listeners->describe()) {
     log::write(log::Level::kWarning, 0, "listening on " + line);
   }
+  if (on_bound) on_bound();
   spawn_detached(io_, reap_loop(), "reaper");
   spawn_detached(io_, watchdog_loop(), "watchdog");
   for (unsigned slot = 0; slot < first->workers; ++slot) {
@@ -457,6 +458,16 @@ asio::awaitable<base::Expected<json, Refusal>> Supervisor::reload(
     std::optional<std::vector<std::string>> files) {
   if (stopping_) co_return Refusal{"stopping"};
   if (reloading_) co_return Refusal{"a reload is in progress"};
+  {
+    // A reload asked for during start-up waits for the first generation.
+    asio::steady_timer poll(io_);
+    auto deadline = Clock::now() + kReadyLimit;
+    while (!current_ && Clock::now() < deadline) {
+      poll.expires_after(std::chrono::milliseconds(10));
+      co_await poll.async_wait(kTuple);
+    }
+    if (!current_) co_return Refusal{"the supervisor is still starting"};
+  }
   reloading_ = true;
   struct Reset {
     bool& flag;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -48,7 +49,9 @@ class Supervisor {
 
   // Loads and checks the configuration, binds, starts generation 1 and waits until it is
   // ready. An error says why, and nothing is left running.
-  asio::awaitable<std::optional<Refusal>> start();
+  // `on_bound` runs once the listeners are bound, before the workers are ready (the
+  // control socket opens there, so `xsup status` works during start-up).
+  asio::awaitable<std::optional<Refusal>> start(std::function<void()> on_bound);
   // Reload with `files` (none = the files it was started with). The answer summarises
   // the new generation, or the error while the running one goes on serving.
   asio::awaitable<base::Expected<nlohmann::json, Refusal>> reload(

@@ -214,15 +214,15 @@ int cmd_run(int argc, char** argv) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto refused = co_await supervisor.start();
+        auto refused = co_await supervisor.start([&] {
+          if (auto why = control.open(supervisor.control_path())) {
+            log::warning(0, "control socket off: {}", *why);
+          }
+        });
         if (refused) {
           std::fprintf(stderr, "xsup run: %s\n", refused->message.c_str());
           exit_code = 1;
           failed = true;
-          co_return;
-        }
-        if (auto why = control.open(supervisor.control_path())) {
-          log::warning(0, "control socket off: {}", *why);
         }
       },
       [&](std::exception_ptr e) {

@@ -43,9 +43,19 @@ asio::ip::address ip(const char* text) { return asio::ip::make_address(text); }
 // Answers queries from a table; can misbehave in the ways a resolver must survive.
 class FakeDns {
  public:
-  explicit FakeDns(asio::io_context& io)
-      : socket_(io, udp::endpoint(ip("127.0.0.1"), 0)),
-        acceptor_(io, tcp::endpoint(ip("127.0.0.1"), port())) {
+  explicit FakeDns(asio::io_context& io) : socket_(io), acceptor_(io) {
+    // UDP and TCP on one port: the UDP port the kernel picks may be taken for TCP by
+    // another test running at the same time, so try a few.
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      std::error_code ec;
+      socket_ = udp::socket(io, udp::endpoint(ip("127.0.0.1"), 0));
+      acceptor_ = tcp::acceptor(io);
+      acceptor_.open(tcp::v4(), ec);
+      if (!ec) acceptor_.bind(tcp::endpoint(ip("127.0.0.1"), port()), ec);
+      if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+      if (!ec) break;
+      if (attempt == 49) throw std::system_error(ec, "bind");
+    }
     auto rethrow = [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
     };
