@@ -423,7 +423,7 @@ asio::awaitable<std::optional<Refusal>> Supervisor::start(std::function<void()> 
   if (auto why = configure_log(first->result.config.log)) co_return Refusal{*why};
   control_path_ = options_.control_path.empty() ? first->result.config.xsup.control_socket
                                                 : options_.control_path;
-  auto set = listeners::ListenerSet::build(first->result.config, first->workers, nullptr);
+  auto set = listeners::ListenerSet::build(first->result.config, first->workers, {});
   if (!set) co_return Refusal{set.error()};
   auto gen = std::make_unique<Generation>();
   gen->id = ++generation_;
@@ -486,7 +486,12 @@ asio::awaitable<base::Expected<json, Refusal>> Supervisor::reload(
   if (!loaded) co_return fail(loaded.error());
   std::shared_ptr<Loaded> next = std::move(*loaded);
   if (auto why = configure_log(next->result.config.log)) co_return fail(Refusal{*why});
-  auto set = listeners::ListenerSet::build(next->result.config, next->workers, listeners_.get());
+  // Sockets come from the running set first, then from generations still draining.
+  std::vector<const listeners::ListenerSet*> previous = {listeners_.get()};
+  for (auto it = generations_.rbegin(); it != generations_.rend(); ++it) {
+    previous.push_back(it->second->listeners.get());
+  }
+  auto set = listeners::ListenerSet::build(next->result.config, next->workers, previous);
   if (!set) co_return fail(Refusal{set.error()});
 
   auto gen = std::make_unique<Generation>();

@@ -11,12 +11,11 @@
 
 namespace xsup::supervisor::listeners {
 
-base::Expected<ListenerSet, std::string> ListenerSet::build(const config::Config& config,
-                                                            unsigned slots,
-                                                            const ListenerSet* previous) {
+base::Expected<ListenerSet, std::string> ListenerSet::build(
+    const config::Config& config, unsigned slots, std::span<const ListenerSet* const> previous) {
   // First bind everything new into `out`; only then copy the kept sockets from `previous`.
   ListenerSet out;
-  std::vector<std::pair<std::string, std::string>> kept;  // key, and its bound address text
+  std::vector<std::pair<std::string, const Entry*>> kept;  // key, and the entry to copy
   for (std::size_t i = 0; i < config.inbounds.size(); ++i) {
     const auto& ib = config.inbounds[i];
     auto ip = worker::transport::listen_address(ib);
@@ -29,9 +28,13 @@ base::Expected<ListenerSet, std::string> ListenerSet::build(const config::Config
       entry.address = ip->is_v6() ? "[" + ip->to_string() + "]" : ip->to_string();
       entry.port = port;
       const Entry* old = nullptr;
-      if (previous != nullptr && port != 0) {
-        auto it = previous->entries_.find(key);
-        if (it != previous->entries_.end()) old = &it->second;
+      for (const ListenerSet* set : previous) {
+        if (set == nullptr || port == 0) continue;
+        auto it = set->entries_.find(key);
+        if (it != set->entries_.end() && it->second.tcp) {
+          old = &it->second;
+          break;
+        }
       }
       if (old == nullptr) {
         auto tcp = worker::transport::bind_tcp(*ip, port, ib.stream.sockopt);
@@ -42,7 +45,7 @@ base::Expected<ListenerSet, std::string> ListenerSet::build(const config::Config
         entry.tcp = std::move(*tcp);
         entry.port = worker::transport::local_port(entry.tcp.get());
       } else {
-        kept.emplace_back(key, entry.address);
+        kept.emplace_back(key, old);
       }
       std::size_t have = old != nullptr ? std::min<std::size_t>(old->udp.size(), slots) : 0;
       std::size_t want = udp ? slots : 0;
@@ -58,9 +61,9 @@ base::Expected<ListenerSet, std::string> ListenerSet::build(const config::Config
   }
   // Kept sockets are duplicated, not moved: until the new generation is ready the old set
   // stays whole, and dropping whichever set loses closes only its own descriptors.
-  for (const auto& [key, address] : kept) {
+  for (const auto& [key, old_entry] : kept) {
     Entry& entry = out.entries_[key];
-    const Entry& old = previous->entries_.at(key);
+    const Entry& old = *old_entry;
     auto dup = [](const worker::transport::ListenSocket& s) {
       return worker::transport::ListenSocket(::fcntl(s.get(), F_DUPFD_CLOEXEC, 3));
     };

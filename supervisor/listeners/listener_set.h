@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,14 @@ namespace xsup::supervisor::listeners {
 
 class ListenerSet {
  public:
-  // Binds what `config` needs; a socket `previous` has under the same key is duplicated
-  // instead of bound again, so connections waiting in its queue are not lost.
-  // Errors are one line naming the inbound's JSON path.
-  static base::Expected<ListenerSet, std::string> build(const config::Config& config,
-                                                        unsigned slots,
-                                                        const ListenerSet* previous);
+  // Binds what `config` needs; a socket one of `previous` has under the same key (the
+  // first that has it) is duplicated instead of bound again, so connections waiting in its
+  // queue are not lost, and a port removed by one reload and added back by the next is
+  // taken from the generation still draining it. Errors are one line naming the inbound's
+  // JSON path.
+  static base::Expected<ListenerSet, std::string> build(
+      const config::Config& config, unsigned slots,
+      std::span<const ListenerSet* const> previous);
 
   // The listeners a worker in `slot` gets (fds stay owned here).
   std::vector<worker::runtime::ListenerRef> for_slot(unsigned slot) const;

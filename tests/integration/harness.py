@@ -577,6 +577,7 @@ class _EchoUDPHandler(socketserver.BaseRequestHandler):
 class _TCPServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # hundreds of connections arrive at once in load tests
 
 
 class _UDPServer(socketserver.ThreadingUDPServer):
@@ -720,7 +721,7 @@ class IntegrationTest(unittest.TestCase):
         if result is not None:
             failed = any(test is self for test, _ in result.failures + result.errors)
         if failed and os.environ.get("XSUP_TEST_VERBOSE_LOG", "1") != "0":
-            tail = "\n".join(server.log_lines()[-60:])
+            tail = "\n".join(server.log_lines()[-int(os.environ.get("XSUP_TEST_LOG_LINES", "60")):])
             print(f"\n--- {server.name} ({server.impl}) log tail ---\n{tail}\n---",
                   file=sys.stderr)
 
