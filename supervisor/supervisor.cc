@@ -47,7 +47,11 @@ constexpr std::chrono::seconds kStableAfter{10};
 // After the drain limit, stragglers get this long before SIGKILL.
 constexpr std::chrono::seconds kKillGrace{5};
 
-void spawn_detached(asio::io_context& io, asio::awaitable<void> task, const char* what) {
+// `task` is an awaitable, or a callable returning one. Pass lambdas UNCALLED: asio keeps
+// the closure alive in the coroutine, whereas `[w]() -> awaitable<void> {...}()` would leave
+// the coroutine reading captures of a destroyed temporary.
+template <class Task>
+void spawn_detached(asio::io_context& io, Task task, const char* what) {
   asio::co_spawn(io, std::move(task), [what](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -254,7 +258,7 @@ std::optional<Refusal> Supervisor::spawn(Generation& generation, unsigned slot,
           co_return;
         }
         co_await read_worker(w);
-      }(),
+      },
       "worker channel");
   log::info(0, "worker slot {} generation {} started, pid {}", slot, generation.id, pid);
   return std::nullopt;
@@ -281,11 +285,15 @@ asio::awaitable<void> Supervisor::read_worker(std::shared_ptr<Worker> w) {
   }
 }
 
-asio::awaitable<bool> Supervisor::wait_ready(Generation& generation,
+asio::awaitable<bool> Supervisor::wait_ready(std::uint64_t id,
                                              std::chrono::milliseconds limit) {
   asio::steady_timer poll(io_);
   auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
+  while (Clock::now() < deadline && !stopping_) {
+    // Looked up each time: a stop may end the generation while it starts.
+    auto it = generations_.find(id);
+    if (it == generations_.end() || it->second->draining) co_return false;
+    const Generation& generation = *it->second;
     bool all = true;
     for (unsigned slot = 0; slot < generation.loaded->workers; ++slot) {
       auto w = generation.live_in_slot(slot);
@@ -310,7 +318,7 @@ void Supervisor::drain_generation(Generation& generation) {
           json drain = ipc::make_message(rt::kDrain);
           drain["timeout_ms"] = limit.count();
           co_await w->channel->send(drain);
-        }(),
+        },
         "drain");
   }
   // Stragglers past the limit are killed.
@@ -330,14 +338,16 @@ void Supervisor::drain_generation(Generation& generation) {
   });
 }
 
-void Supervisor::kill_generation(Generation& generation) {
-  generation.draining = true;
-  for (const auto& w : generation.workers) {
+void Supervisor::kill_generation(std::uint64_t id) {
+  auto it = generations_.find(id);
+  if (it == generations_.end()) return;
+  it->second->draining = true;
+  for (const auto& w : it->second->workers) {
     if (!w->exited) ::kill(w->pid, SIGKILL);
   }
 }
 
-void Supervisor::respawn_later(unsigned slot, unsigned restarts) {
+void Supervisor::respawn_later(std::uint64_t id, unsigned slot, unsigned restarts) {
   if (backoff_.size() <= slot) backoff_.resize(slot + 1, kFirstBackoff);
   auto delay = backoff_[slot];
   backoff_[slot] = std::min(backoff_[slot] * 2, kMaxBackoff);
@@ -346,14 +356,15 @@ void Supervisor::respawn_later(unsigned slot, unsigned restarts) {
                restarts, delay.count());
   }
   auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-  std::uint64_t id = generation_;
   timer->async_wait([this, timer, slot, restarts, id](const std::error_code& ec) {
-    if (ec || stopping_ || id != generation_) return;
+    if (ec || stopping_) return;
     auto it = generations_.find(id);
-    if (it == generations_.end() || it->second->live_in_slot(slot)) return;
+    if (it == generations_.end() || it->second->draining || it->second->live_in_slot(slot)) {
+      return;
+    }
     if (auto refused = spawn(*it->second, slot, restarts)) {
       log::error(0, "worker slot {}: respawn failed: {}", slot, refused->message);
-      respawn_later(slot, restarts + 1);
+      respawn_later(id, slot, restarts + 1);
     }
   });
 }
@@ -376,7 +387,7 @@ void Supervisor::on_child_exit(pid_t pid, int status) {
         if (Clock::now() - w->started > kStableAfter && w->slot < backoff_.size()) {
           backoff_[w->slot] = kFirstBackoff;
         }
-        respawn_later(w->slot, w->restarts + 1);
+        respawn_later(gen.id, w->slot, w->restarts + 1);
       }
       if (gen.draining && gen.all_exited()) {
         log::info(0, "generation {} has drained", gen.id);
@@ -430,7 +441,9 @@ asio::awaitable<std::optional<Refusal>> Supervisor::start(std::function<void()> 
   gen->loaded = first;
   gen->listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
   Generation& g = *gen;
-  generations_.emplace(g.id, std::move(gen));
+  const std::uint64_t id = g.id;
+  auto listeners = g.listeners;
+  generations_.emplace(id, std::move(gen));
   // Bound now: clients may already queue up while the workers start.
   for (const auto& line : g.listeners->describe()) {
     log::write(log::Level::kWarning, 0, "listening on " + line);
@@ -440,17 +453,18 @@ asio::awaitable<std::optional<Refusal>> Supervisor::start(std::function<void()> 
   spawn_detached(io_, watchdog_loop(), "watchdog");
   for (unsigned slot = 0; slot < first->workers; ++slot) {
     if (auto refused = spawn(g, slot, 0)) {
-      kill_generation(g);
+      kill_generation(id);
       co_return refused;
     }
   }
-  if (!co_await wait_ready(g, kReadyLimit)) {
-    kill_generation(g);
+  if (!co_await wait_ready(id, kReadyLimit)) {
+    kill_generation(id);
     co_return Refusal{"the workers did not become ready"};
   }
-  listeners_ = g.listeners;
+  listeners_ = listeners;
   current_ = first;
-  systemd::notify_ready(fmt::format("generation {}, {} workers", g.id, first->workers));
+  current_generation_ = id;
+  systemd::notify_ready(fmt::format("generation {}, {} workers", id, first->workers));
   co_return std::nullopt;
 }
 
@@ -499,35 +513,38 @@ asio::awaitable<base::Expected<json, Refusal>> Supervisor::reload(
   gen->loaded = next;
   gen->listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
   Generation& g = *gen;
-  generations_.emplace(g.id, std::move(gen));
+  const std::uint64_t id = g.id;
+  auto new_listeners = g.listeners;
+  generations_.emplace(id, std::move(gen));
   for (unsigned slot = 0; slot < next->workers; ++slot) {
     if (auto refused = spawn(g, slot, 0)) {
-      kill_generation(g);
+      kill_generation(id);
       co_return fail(*refused);
     }
   }
-  if (!co_await wait_ready(g, kReadyLimit)) {
-    kill_generation(g);
-    co_return fail(Refusal{"the new workers did not become ready"});
+  if (!co_await wait_ready(id, kReadyLimit)) {
+    kill_generation(id);
+    co_return fail(Refusal{stopping_ ? "stopping" : "the new workers did not become ready"});
   }
   std::vector<std::uint64_t> old;
-  for (auto& [id, other] : generations_) {
-    if (id != g.id && !other->draining) {
+  for (auto& [other_id, other] : generations_) {
+    if (other_id != id && !other->draining) {
       drain_generation(*other);
-      old.push_back(id);
+      old.push_back(other_id);
     }
   }
-  listeners_ = g.listeners;
+  listeners_ = new_listeners;
   current_ = next;
+  current_generation_ = id;
   backoff_.assign(next->workers, kFirstBackoff);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
-  log::warning(0, "reloaded: generation {} with {} workers in {} ms", g.id, next->workers,
+  log::warning(0, "reloaded: generation {} with {} workers in {} ms", id, next->workers,
                took.count());
-  systemd::notify_ready(fmt::format("generation {}, {} workers", g.id, next->workers));
-  json summary = {{"generation", g.id},
+  systemd::notify_ready(fmt::format("generation {}, {} workers", id, next->workers));
+  json summary = {{"generation", id},
                   {"workers", next->workers},
                   {"draining_generations", old},
-                  {"listeners", g.listeners->describe()},
+                  {"listeners", new_listeners->describe()},
                   {"milliseconds", took.count()}};
   co_return summary;
 }
@@ -552,6 +569,15 @@ asio::awaitable<void> Supervisor::stop() {
   watchdog_.cancel();
 }
 
+void Supervisor::close_all() {
+  std::error_code ec;
+  children_.cancel(ec);
+  watchdog_.cancel();
+  for (auto& [id, gen] : generations_) {
+    for (auto& w : gen->workers) w->channel->socket().close(ec);
+  }
+}
+
 json Supervisor::status() const {
   json workers = json::array();
   auto now = Clock::now();
@@ -568,7 +594,7 @@ json Supervisor::status() const {
            {"state", w->draining ? "draining" : (w->ready ? "ready" : "starting")}});
     }
   }
-  return {{"generation", generation_},
+  return {{"generation", current_generation_},
           {"uptime",
            std::chrono::duration_cast<std::chrono::seconds>(now - started_at_).count()},
           {"workers", workers},
@@ -576,7 +602,7 @@ json Supervisor::status() const {
 }
 
 std::optional<Refusal> Supervisor::trigger_execve(unsigned slot) {
-  auto it = generations_.find(generation_);
+  auto it = generations_.find(current_generation_);
   if (it == generations_.end()) return Refusal{"no generation"};
   auto w = it->second->live_in_slot(slot);
   if (!w) return Refusal{"no worker in that slot"};
@@ -584,7 +610,7 @@ std::optional<Refusal> Supervisor::trigger_execve(unsigned slot) {
       io_,
       [w]() -> asio::awaitable<void> {
         co_await w->channel->send(ipc::make_message(rt::kTestExecve));
-      }(),
+      },
       "test trigger");
   return std::nullopt;
 }

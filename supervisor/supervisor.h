@@ -59,10 +59,13 @@ class Supervisor {
   // Drains every worker (up to the drain timeout) and ends run().
   asio::awaitable<void> stop();
   nlohmann::json status() const;
+  // After stop(): closes every channel and timer so pending coroutines can unwind.
+  void close_all();
   // For tests: makes the worker in `slot` call execve, which the sandbox must kill.
   std::optional<Refusal> trigger_execve(unsigned slot);
 
   bool stopped() const { return stopped_; }
+  bool stopping() const { return stopping_; }
   const std::string& control_path() const { return control_path_; }
   bool test_triggers() const { return options_.test_triggers; }
 
@@ -75,13 +78,13 @@ class Supervisor {
                                                const std::string& confdir) const;
   std::optional<Refusal> spawn(Generation& generation, unsigned slot, unsigned restarts);
   asio::awaitable<void> read_worker(std::shared_ptr<Worker> worker);
-  asio::awaitable<bool> wait_ready(Generation& generation, std::chrono::milliseconds limit);
+  asio::awaitable<bool> wait_ready(std::uint64_t generation, std::chrono::milliseconds limit);
   void drain_generation(Generation& generation);
   void on_child_exit(pid_t pid, int status);
   asio::awaitable<void> reap_loop();
   asio::awaitable<void> watchdog_loop();
-  void respawn_later(unsigned slot, unsigned restarts);
-  void kill_generation(Generation& generation);
+  void respawn_later(std::uint64_t generation, unsigned slot, unsigned restarts);
+  void kill_generation(std::uint64_t generation);
 
   asio::io_context& io_;
   SupervisorOptions options_;
@@ -89,7 +92,8 @@ class Supervisor {
   std::shared_ptr<Loaded> current_;
   std::shared_ptr<listeners::ListenerSet> listeners_;
   std::map<std::uint64_t, std::unique_ptr<Generation>> generations_;
-  std::uint64_t generation_ = 0;
+  std::uint64_t generation_ = 0;          // the last one started
+  std::uint64_t current_generation_ = 0;  // the one serving (ready)
   std::vector<std::chrono::milliseconds> backoff_;  // per slot
   asio::signal_set children_;
   asio::steady_timer watchdog_;

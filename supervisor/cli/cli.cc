@@ -219,7 +219,7 @@ int cmd_run(int argc, char** argv) {
             log::warning(0, "control socket off: {}", *why);
           }
         });
-        if (refused) {
+        if (refused && !supervisor.stopping()) {  // a stop during start-up is no failure
           std::fprintf(stderr, "xsup run: %s\n", refused->message.c_str());
           exit_code = 1;
           failed = true;
@@ -237,8 +237,19 @@ int cmd_run(int argc, char** argv) {
       });
   while (!failed && !supervisor.stopped() && io.run_one() > 0) {
   }
+  // Let every pending coroutine see its channel or timer closed and unwind before the
+  // objects they point to go away.
   control.close();
-  signals.cancel();
+  std::error_code ec;
+  signals.cancel(ec);
+  supervisor.close_all();
+  io.restart();
+  io.run_for(std::chrono::seconds(2));
+  if (!io.stopped()) {
+    log::warning(0, "stopped with work still pending");
+    std::fflush(nullptr);
+    std::_Exit(exit_code);
+  }
   return exit_code;
 }
 
