@@ -1,6 +1,7 @@
 #include "supervisor/supervisor.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -8,14 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
-#include <thread>
-
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/use_awaitable.hpp>
-#include <fmt/format.h>
+#include <cstring>
+#include <thread>
 
 #include "shared/base/log.h"
 #include "shared/dns/system_files.h"
@@ -171,8 +170,7 @@ base::Expected<std::unique_ptr<Supervisor::Loaded>, Refusal> Supervisor::load(
   return loaded;
 }
 
-std::optional<Refusal> Supervisor::spawn(Generation& generation, unsigned slot,
-                                         unsigned restarts) {
+std::optional<Refusal> Supervisor::spawn(Generation& generation, unsigned slot, unsigned restarts) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     return Refusal{std::string("socketpair: ") + std::strerror(errno)};
@@ -285,8 +283,7 @@ asio::awaitable<void> Supervisor::read_worker(std::shared_ptr<Worker> w) {
   }
 }
 
-asio::awaitable<bool> Supervisor::wait_ready(std::uint64_t id,
-                                             std::chrono::milliseconds limit) {
+asio::awaitable<bool> Supervisor::wait_ready(std::uint64_t id, std::chrono::milliseconds limit) {
   asio::steady_timer poll(io_);
   auto deadline = Clock::now() + limit;
   while (Clock::now() < deadline && !stopping_) {
@@ -330,8 +327,7 @@ void Supervisor::drain_generation(Generation& generation) {
     if (it == generations_.end()) return;
     for (const auto& w : it->second->workers) {
       if (!w->exited) {
-        log::warning(0, "worker slot {} pid {} did not drain in time, killing it", w->slot,
-                     w->pid);
+        log::warning(0, "worker slot {} pid {} did not drain in time, killing it", w->slot, w->pid);
         ::kill(w->pid, SIGKILL);
       }
     }
@@ -352,8 +348,8 @@ void Supervisor::respawn_later(std::uint64_t id, unsigned slot, unsigned restart
   auto delay = backoff_[slot];
   backoff_[slot] = std::min(backoff_[slot] * 2, kMaxBackoff);
   if (restarts >= 3 && restarts % 3 == 0) {
-    log::error(0, "worker slot {} keeps crashing ({} restarts); next try in {} ms", slot,
-               restarts, delay.count());
+    log::error(0, "worker slot {} keeps crashing ({} restarts); next try in {} ms", slot, restarts,
+               delay.count());
   }
   auto timer = std::make_shared<asio::steady_timer>(io_, delay);
   timer->async_wait([this, timer, slot, restarts, id](const std::error_code& ec) {
@@ -382,8 +378,8 @@ void Supervisor::on_child_exit(pid_t pid, int status) {
         log::info(0, "worker slot {} pid {} generation {} {}", w->slot, pid, gen.id,
                   describe_exit(status));
       } else {
-        log::error(0, "worker slot {} pid {} generation {} {}; restarting it", w->slot, pid,
-                   gen.id, describe_exit(status));
+        log::error(0, "worker slot {} pid {} generation {} {}; restarting it", w->slot, pid, gen.id,
+                   describe_exit(status));
         if (Clock::now() - w->started > kStableAfter && w->slot < backoff_.size()) {
           backoff_[w->slot] = kFirstBackoff;
         }
@@ -595,8 +591,7 @@ json Supervisor::status() const {
     }
   }
   return {{"generation", current_generation_},
-          {"uptime",
-           std::chrono::duration_cast<std::chrono::seconds>(now - started_at_).count()},
+          {"uptime", std::chrono::duration_cast<std::chrono::seconds>(now - started_at_).count()},
           {"workers", workers},
           {"listeners", listeners_ ? listeners_->describe() : std::vector<std::string>{}}};
 }

@@ -6,20 +6,19 @@
 
 #include <sys/types.h>
 
-#include <chrono>
-#include <functional>
-#include <cstdint>
-#include <map>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
-
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "shared/base/error.h"
 #include "shared/config/loader.h"
@@ -75,7 +74,7 @@ class Supervisor {
   struct Generation;
 
   base::Expected<std::unique_ptr<Loaded>, Refusal> load(const std::vector<std::string>& files,
-                                               const std::string& confdir) const;
+                                                        const std::string& confdir) const;
   std::optional<Refusal> spawn(Generation& generation, unsigned slot, unsigned restarts);
   asio::awaitable<void> read_worker(std::shared_ptr<Worker> worker);
   asio::awaitable<bool> wait_ready(std::uint64_t generation, std::chrono::milliseconds limit);
@@ -92,8 +91,8 @@ class Supervisor {
   std::shared_ptr<Loaded> current_;
   std::shared_ptr<listeners::ListenerSet> listeners_;
   std::map<std::uint64_t, std::unique_ptr<Generation>> generations_;
-  std::uint64_t generation_ = 0;          // the last one started
-  std::uint64_t current_generation_ = 0;  // the one serving (ready)
+  std::uint64_t generation_ = 0;                    // the last one started
+  std::uint64_t current_generation_ = 0;            // the one serving (ready)
   std::vector<std::chrono::milliseconds> backoff_;  // per slot
   asio::signal_set children_;
   asio::steady_timer watchdog_;

@@ -1,10 +1,10 @@
 #include "shared/base/log.h"
 
+#include <sys/time.h>
+
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
-
-#include <sys/time.h>
 
 namespace xsup::log {
 namespace {
@@ -53,11 +53,16 @@ void stamp(char (&out)[32]) {
 
 const char* level_name(Level level) {
   switch (level) {
-    case Level::kDebug: return "Debug";
-    case Level::kInfo: return "Info";
-    case Level::kWarning: return "Warning";
-    case Level::kError: return "Error";
-    case Level::kNone: break;
+    case Level::kDebug:
+      return "Debug";
+    case Level::kInfo:
+      return "Info";
+    case Level::kWarning:
+      return "Warning";
+    case Level::kError:
+      return "Error";
+    case Level::kNone:
+      break;
   }
   return "";
 }
@@ -68,7 +73,7 @@ void configure(const Options& options) {
   g_options = options;
   g_error.open(options.level == Level::kNone ? "none" : options.error_path);
   g_access.open(options.level == Level::kNone || !options.access_enabled ? "none"
-                                                                          : options.access_path);
+                                                                         : options.access_path);
 }
 
 const Options& options() { return g_options; }
@@ -90,8 +95,7 @@ void write(Level level, std::uint64_t conn, std::string_view text) {
   stamp(ts);
   if (conn != 0) {
     std::fprintf(g_error.file, "%s [%s] [%llu] %.*s\n", ts, level_name(level),
-                 static_cast<unsigned long long>(conn), static_cast<int>(text.size()),
-                 text.data());
+                 static_cast<unsigned long long>(conn), static_cast<int>(text.size()), text.data());
   } else {
     std::fprintf(g_error.file, "%s [%s] %.*s\n", ts, level_name(level),
                  static_cast<int>(text.size()), text.data());

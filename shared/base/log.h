@@ -2,12 +2,12 @@
 // Logging in the shape of Xray's `log` object: an error log with levels and an access
 // log, each to stderr, a file, or nowhere. Every line names the connection it is about.
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace xsup::log {
 
@@ -39,7 +39,8 @@ std::string mask(std::string_view address);
 
 template <class... Args>
 void debug(std::uint64_t conn, fmt::format_string<Args...> f, Args&&... args) {
-  if (enabled(Level::kDebug)) write(Level::kDebug, conn, fmt::format(f, std::forward<Args>(args)...));
+  if (enabled(Level::kDebug))
+    write(Level::kDebug, conn, fmt::format(f, std::forward<Args>(args)...));
 }
 template <class... Args>
 void info(std::uint64_t conn, fmt::format_string<Args...> f, Args&&... args) {
@@ -53,7 +54,8 @@ void warning(std::uint64_t conn, fmt::format_string<Args...> f, Args&&... args) 
 }
 template <class... Args>
 void error(std::uint64_t conn, fmt::format_string<Args...> f, Args&&... args) {
-  if (enabled(Level::kError)) write(Level::kError, conn, fmt::format(f, std::forward<Args>(args)...));
+  if (enabled(Level::kError))
+    write(Level::kError, conn, fmt::format(f, std::forward<Args>(args)...));
 }
 
 }  // namespace xsup::log

@@ -3,13 +3,12 @@
 // or AAAA, parse a response into the addresses it gives for that question. Pure: bytes in,
 // a value or an Error out, bounded and total on any input.
 
+#include <asio/ip/address.hpp>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <asio/ip/address.hpp>
 
 #include "shared/base/error.h"
 

@@ -4,15 +4,14 @@
 // workers (DESIGN.md §1: workers never open files) and hands them this struct as JSON.
 // The parsers are pure; only load_system_resolver_config touches the file system.
 
+#include <asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <asio/ip/address.hpp>
-#include <nlohmann/json_fwd.hpp>
 
 #include "shared/base/error.h"
 

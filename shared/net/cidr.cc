@@ -24,7 +24,8 @@ bool prefix_equal(const std::array<unsigned char, N>& a, const std::array<unsign
   for (std::size_t i = 0; i < N; ++i) {
     unsigned bit = static_cast<unsigned>(i) * 8;
     if (bit >= prefix) return true;
-    unsigned char mask = prefix - bit >= 8 ? 0xFF : static_cast<unsigned char>(0xFF00u >> (prefix - bit));
+    unsigned char mask =
+        prefix - bit >= 8 ? 0xFF : static_cast<unsigned char>(0xFF00u >> (prefix - bit));
     if ((a[i] & mask) != (b[i] & mask)) return false;
   }
   return true;

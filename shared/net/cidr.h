@@ -1,11 +1,10 @@
 #pragma once
 // IP prefixes ("10.0.0.0/8", "2001:db8::/32", a bare address = host prefix).
 
+#include <asio/ip/address.hpp>
 #include <cstdint>
 #include <optional>
 #include <string_view>
-
-#include <asio/ip/address.hpp>
 
 namespace xsup::net {
 

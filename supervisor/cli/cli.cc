@@ -1,5 +1,11 @@
 #include "supervisor/cli/cli.h"
 
+#include <fmt/format.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -9,12 +15,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
-#include <fmt/format.h>
 
 #include "shared/base/log.h"
 #include "shared/config/loader.h"

@@ -4,14 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include "shared/base/log.h"
 #include "shared/ipc/jsonrpc.h"
@@ -96,8 +95,8 @@ asio::awaitable<void> ControlServer::serve(stream::socket socket) {
   while (true) {
     auto line = lines.next();
     if (!line) {
-      std::string reply = ipc::jsonrpc::encode_line(ipc::jsonrpc::make_error(nullptr, ipc::jsonrpc::kInvalidRequest,
-                                                           line.error().message(), nullptr));
+      std::string reply = ipc::jsonrpc::encode_line(ipc::jsonrpc::make_error(
+          nullptr, ipc::jsonrpc::kInvalidRequest, line.error().message(), nullptr));
       co_await asio::async_write(socket, asio::buffer(reply), kTuple);
       co_return;
     }
@@ -125,7 +124,7 @@ asio::awaitable<void> ControlServer::serve(stream::socket socket) {
         auto outcome = co_await supervisor_.reload(files);
         response = outcome ? ipc::jsonrpc::make_result(r.id, *outcome)
                            : ipc::jsonrpc::make_error(r.id, ipc::jsonrpc::kOperationFailed,
-                                             outcome.error().message, nullptr);
+                                                      outcome.error().message, nullptr);
       } else if (r.method == "stop") {
         response = ipc::jsonrpc::make_result(r.id, json{{"stopping", true}});
         std::string reply = ipc::jsonrpc::encode_line(response);
@@ -135,12 +134,12 @@ asio::awaitable<void> ControlServer::serve(stream::socket socket) {
       } else if (r.method == "debug.worker_execve" && supervisor_.test_triggers()) {
         unsigned slot = params.is_object() ? params.value("slot", 0u) : 0u;
         auto refused = supervisor_.trigger_execve(slot);
-        response = refused ? ipc::jsonrpc::make_error(r.id, ipc::jsonrpc::kOperationFailed, refused->message,
-                                             nullptr)
+        response = refused ? ipc::jsonrpc::make_error(r.id, ipc::jsonrpc::kOperationFailed,
+                                                      refused->message, nullptr)
                            : ipc::jsonrpc::make_result(r.id, json{{"triggered", slot}});
       } else {
-        response = ipc::jsonrpc::make_error(r.id, ipc::jsonrpc::kMethodNotFound, "method not found: " + r.method,
-                                   nullptr);
+        response = ipc::jsonrpc::make_error(r.id, ipc::jsonrpc::kMethodNotFound,
+                                            "method not found: " + r.method, nullptr);
       }
       if (r.notification) continue;
     }

@@ -3,13 +3,12 @@
 // mode 0660 whose peers must be root or the supervisor's own user (SO_PEERCRED). The CLI is
 // its client: `xsup status`, `xsup reload`, `xsup stop`.
 
-#include <memory>
-#include <optional>
-#include <string>
-
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/local/stream_protocol.hpp>
+#include <memory>
+#include <optional>
+#include <string>
 
 namespace xsup::supervisor {
 class Supervisor;

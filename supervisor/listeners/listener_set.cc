@@ -1,11 +1,10 @@
 #include "supervisor/listeners/listener_set.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "worker/runtime/server.h"
 

@@ -25,8 +25,7 @@ class ListenerSet {
   // taken from the generation still draining it. Errors are one line naming the inbound's
   // JSON path.
   static base::Expected<ListenerSet, std::string> build(
-      const config::Config& config, unsigned slots,
-      std::span<const ListenerSet* const> previous);
+      const config::Config& config, unsigned slots, std::span<const ListenerSet* const> previous);
 
   // The listeners a worker in `slot` gets (fds stay owned here).
   std::vector<worker::runtime::ListenerRef> for_slot(unsigned slot) const;

@@ -3,10 +3,9 @@
 // pending read fails and the caller reports a timeout. One timer per phase, not per
 // operation (Asio's timeout_watchdog pattern).
 
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
-
-#include <asio/steady_timer.hpp>
 
 #include "worker/core/stream.h"
 

@@ -2,13 +2,12 @@
 // PacketStream: datagrams with a destination per packet (SOCKS UDP, freedom UDP, and later
 // VLESS/Trojan/Shadowsocks UDP and XUDP).
 
-#include <memory>
-#include <span>
-#include <system_error>
-
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
+#include <memory>
+#include <span>
+#include <system_error>
 
 #include "shared/net/destination.h"
 

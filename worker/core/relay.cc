@@ -3,14 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-
 #include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <cerrno>
+#include <chrono>
 
 #include "worker/core/buffer_pool.h"
 
@@ -60,7 +59,8 @@ class Relay {
 
   awaitable<RelayResult> run(std::span<const std::uint8_t> first_uplink) {
     if (!first_uplink.empty()) {
-      std::error_code ec = co_await server_.write_all(asio::buffer(first_uplink.data(), first_uplink.size()));
+      std::error_code ec =
+          co_await server_.write_all(asio::buffer(first_uplink.data(), first_uplink.size()));
       if (ec) {
         fail(ec, "uplink error");
         co_return result_;

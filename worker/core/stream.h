@@ -3,15 +3,14 @@
 // protocol-framed streams and mux sub-streams all implement it, so layers stack in any
 // order the configuration allows. Every operation reports errors as values.
 
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <system_error>
-
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
-#include <asio/buffer.hpp>
 
 namespace xsup::worker::core {
 

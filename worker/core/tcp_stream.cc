@@ -1,12 +1,11 @@
 #include "worker/core/tcp_stream.h"
 
+#include <sys/socket.h>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-
 #include <cerrno>
-
-#include <sys/socket.h>
 
 namespace xsup::worker::core {
 namespace {
@@ -26,7 +25,8 @@ awaitable<std::error_code> TcpStream::wait_readable() {
   char probe;
   ssize_t n = ::recv(socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n >= 0) co_return std::error_code{};
-  if (errno != EAGAIN && errno != EWOULDBLOCK) co_return std::error_code(errno, std::system_category());
+  if (errno != EAGAIN && errno != EWOULDBLOCK)
+    co_return std::error_code(errno, std::system_category());
   auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, kTuple);
   co_return ec;
 }

@@ -3,10 +3,9 @@
 // connection into the Session (within the policy's handshake time) and hands the rest of
 // the stream to the dispatcher (DESIGN.md §2, Xray's proxy.Inbound).
 
-#include <memory>
-
 #include <asio/awaitable.hpp>
 #include <asio/ip/udp.hpp>
+#include <memory>
 
 #include "shared/config/model.h"
 #include "worker/core/session.h"

@@ -4,10 +4,9 @@
 // proxy.Outbound). The dispatcher relays the client against what it returns, so a plain
 // TCP result keeps the splice(2) fast path.
 
+#include <asio/awaitable.hpp>
 #include <memory>
 #include <string>
-
-#include <asio/awaitable.hpp>
 
 #include "shared/base/error.h"
 #include "shared/config/model.h"

@@ -1,6 +1,8 @@
 // The protocols a worker knows, as explicit tables (STYLE.md §5): one line per protocol.
 // The config loader accepts only the names listed here (normalised spellings).
 
+#include "worker/proxy/registry.h"
+
 #include <stdexcept>
 
 #include "worker/proxy/blackhole/blackhole.h"
@@ -9,7 +11,6 @@
 #include "worker/proxy/http/http.h"
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
-#include "worker/proxy/registry.h"
 #include "worker/proxy/socks/socks.h"
 
 namespace xsup::worker::proxy {

@@ -1,7 +1,15 @@
 #include "worker/runtime/worker_main.h"
 
+#include <openssl/rand.h>
 #include <unistd.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -11,15 +19,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <asio/co_spawn.hpp>
-#include <openssl/rand.h>
-#include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/io_context.hpp>
-#include <asio/local/stream_protocol.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include "shared/base/log.h"
 #include "shared/config/loader.h"

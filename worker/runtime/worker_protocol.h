@@ -5,12 +5,11 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "shared/base/error.h"
 #include "shared/base/log.h"
@@ -32,8 +31,8 @@ inline constexpr std::string_view kHeartbeat = "heartbeat";  // {connections}
 
 // What a serving worker accepts from the supervisor (the bootstrap came before).
 inline constexpr std::array<std::string_view, 2> kWorkerAcceptsList = {kDrain, kStop};
-inline constexpr std::array<std::string_view, 3> kWorkerAcceptsWithTriggersList = {
-    kDrain, kStop, kTestExecve};
+inline constexpr std::array<std::string_view, 3> kWorkerAcceptsWithTriggersList = {kDrain, kStop,
+                                                                                   kTestExecve};
 inline constexpr std::span<const std::string_view> kWorkerAccepts = kWorkerAcceptsList;
 inline constexpr std::span<const std::string_view> kWorkerAcceptsWithTriggers =
     kWorkerAcceptsWithTriggersList;
@@ -57,7 +56,7 @@ struct Bootstrap {
   std::uint64_t generation = 0;
   unsigned slot = 0;
   nlohmann::json config;  // the merged configuration document, built again by the worker
-  std::vector<BoundListener> listeners;  // what the worker received (owned)
+  std::vector<BoundListener> listeners;    // what the worker received (owned)
   std::vector<ListenerRef> listener_refs;  // what the supervisor sends
   log::Options log;
   std::string user;

@@ -79,8 +79,8 @@ std::vector<std::uint16_t> listen_ports(const config::InboundConfig& inbound) {
 
 base::Expected<ListenSocket> bind_tcp(const asio::ip::address& ip, std::uint16_t port,
                                       const config::SockoptConfig& sockopt) {
-  ListenSocket s(::socket(ip.is_v4() ? AF_INET : AF_INET6,
-                          SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  ListenSocket s(
+      ::socket(ip.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s) return errno_error("socket");
   set_int(s.get(), SOL_SOCKET, SO_REUSEADDR, 1);
   tcp::apply_sockopt(s.get(), true, ip.is_v6(), sockopt, true);
@@ -93,8 +93,8 @@ base::Expected<ListenSocket> bind_tcp(const asio::ip::address& ip, std::uint16_t
 
 base::Expected<ListenSocket> bind_udp(const asio::ip::address& ip, std::uint16_t port,
                                       const config::SockoptConfig& sockopt, bool reuse_port) {
-  ListenSocket s(::socket(ip.is_v4() ? AF_INET : AF_INET6,
-                          SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  ListenSocket s(
+      ::socket(ip.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s) return errno_error("socket");
   set_int(s.get(), SOL_SOCKET, SO_REUSEADDR, 1);
   if (reuse_port) set_int(s.get(), SOL_SOCKET, SO_REUSEPORT, 1);

@@ -2,11 +2,10 @@
 // Binding the listening sockets of inbounds (spec/sockopt.md §3). The supervisor binds them
 // once and hands them to every worker; a worker running alone binds its own.
 
+#include <asio/ip/address.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <asio/ip/address.hpp>
 
 #include "shared/base/error.h"
 #include "shared/config/model.h"

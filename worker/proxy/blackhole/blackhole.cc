@@ -1,11 +1,10 @@
 #include "worker/proxy/blackhole/blackhole.h"
 
 #include <algorithm>
-#include <cstring>
-#include <string_view>
-
 #include <asio/error.hpp>
 #include <asio/this_coro.hpp>
+#include <cstring>
+#include <string_view>
 
 namespace xsup::worker::proxy::blackhole {
 namespace {
@@ -45,7 +44,8 @@ class SinkStream final : public core::Stream {
 class Blackhole final : public Outbound {
  public:
   explicit Blackhole(const config::OutboundConfig& config)
-      : Outbound(config), http_(std::get<config::BlackholeOutbound>(config.settings).http_response) {}
+      : Outbound(config),
+        http_(std::get<config::BlackholeOutbound>(config.settings).http_response) {}
 
   awaitable<Expected<core::StreamPtr>> connect(core::Session& /*session*/) override {
     auto executor = co_await asio::this_coro::executor;

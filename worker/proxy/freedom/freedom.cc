@@ -1,12 +1,11 @@
 #include "worker/proxy/freedom/freedom.h"
 
-#include <unordered_map>
-
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/ip/v6_only.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <unordered_map>
 
 #include "shared/base/log.h"
 #include "worker/core/tcp_stream.h"

@@ -4,11 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <iterator>
-#include <mutex>
-#include <optional>
-#include <utility>
-
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -19,6 +14,10 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <iterator>
+#include <mutex>
+#include <optional>
+#include <utility>
 
 #include "shared/base/log.h"
 

@@ -7,6 +7,8 @@
 // are not applied: a proxy is given fully qualified names. Single-threaded: one instance
 // per event loop (see local()); lookups still in flight when it goes are finished harmlessly.
 
+#include <asio/awaitable.hpp>
+#include <asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
 #include <list>
@@ -15,9 +17,6 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <asio/awaitable.hpp>
-#include <asio/ip/address.hpp>
 
 #include "shared/base/error.h"
 #include "shared/dns/message.h"

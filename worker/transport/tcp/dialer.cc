@@ -4,15 +4,14 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <chrono>
-#include <random>
-
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <random>
 
 #include "shared/base/log.h"
 #include "worker/transport/dns/resolver.h"

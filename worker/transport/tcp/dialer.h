@@ -2,12 +2,11 @@
 // Dials outbound TCP connections: resolves a domain off the event loop, applies
 // sockopt (spec/sockopt.md §2) before connect, and gives up after 16 s as Xray does.
 
-#include <cstdint>
-#include <string>
-
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
+#include <cstdint>
+#include <string>
 
 #include "shared/base/error.h"
 #include "shared/config/model.h"
@@ -33,7 +32,6 @@ awaitable<Expected<std::vector<asio::ip::address>>> resolve(const net::Address& 
                                                             config::DomainStrategy strategy);
 
 // Applies the socket options of `sockopt` that belong before connect/bind.
-void apply_sockopt(int fd, bool tcp, bool v6, const config::SockoptConfig& sockopt,
-                   bool listener);
+void apply_sockopt(int fd, bool tcp, bool v6, const config::SockoptConfig& sockopt, bool listener);
 
 }  // namespace xsup::worker::transport::tcp
