@@ -429,9 +429,17 @@ class Bench:
         else:
             srv_cfg = self.workdir / f"{tag}-server.json"
             cli_cfg = self.workdir / f"{tag}-client.json"
-            srv_cfg.write_text(json.dumps(server_config(socks_port), indent=2))
-            cli_cfg.write_text(json.dumps(
-                client_config(entry_port, self.iperf_port, socks_port), indent=2))
+            srv_doc = server_config(socks_port)
+            cli_doc = client_config(entry_port, self.iperf_port, socks_port)
+            if side.style == "xsup":
+                # xsup's own section: worker count, and a control socket per process.
+                for doc, role in ((srv_doc, "server"), (cli_doc, "client")):
+                    section = {"controlSocket": str(self.workdir / f"{tag}-{role}.sock")}
+                    if self.args.workers:
+                        section["workers"] = self.args.workers
+                    doc["xsup"] = section
+            srv_cfg.write_text(json.dumps(srv_doc, indent=2))
+            cli_cfg.write_text(json.dumps(cli_doc, indent=2))
         srv_name, cli_name = f"{tag}-server", f"{tag}-client"
         srv = self.procs.start(srv_name, side.argv(srv_cfg))
         self.procs.wait_listening(srv_name, srv, socks_port)
@@ -697,6 +705,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=5.0,
                     help="iperf3 -t seconds per measurement (default 5)")
     ap.add_argument("--parallel", type=int, default=1, help="iperf3 -P streams (default 1)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="xsup.workers for both xsup processes (default: one per CPU)")
     ap.add_argument("--no-baseline", action="store_true",
                     help="skip the raw loopback iperf3 baseline")
     ap.add_argument("--strace", action="store_true",
