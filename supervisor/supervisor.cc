@@ -423,6 +423,27 @@ asio::awaitable<void> Supervisor::watchdog_loop() {
   }
 }
 
+asio::awaitable<base::Expected<std::uint64_t, Refusal>> Supervisor::start_generation(
+    std::shared_ptr<Loaded> loaded, std::shared_ptr<listeners::ListenerSet> listeners) {
+  auto gen = std::make_unique<Generation>();
+  const std::uint64_t id = gen->id = ++generation_;
+  gen->loaded = loaded;
+  gen->listeners = std::move(listeners);
+  Generation& g = *gen;
+  generations_.emplace(id, std::move(gen));
+  for (unsigned slot = 0; slot < loaded->workers; ++slot) {
+    if (auto refused = spawn(g, slot, 0)) {
+      kill_generation(id);
+      co_return *refused;
+    }
+  }
+  if (!co_await wait_ready(id, kReadyLimit)) {
+    kill_generation(id);
+    co_return Refusal{stopping_ ? "stopping" : "the workers did not become ready"};
+  }
+  co_return id;
+}
+
 asio::awaitable<std::optional<Refusal>> Supervisor::start(std::function<void()> on_bound) {
   auto loaded = load(options_.files, options_.confdir);
   if (!loaded) co_return loaded.error();
@@ -432,31 +453,17 @@ asio::awaitable<std::optional<Refusal>> Supervisor::start(std::function<void()> 
                                                 : options_.control_path;
   auto set = listeners::ListenerSet::build(first->result.config, first->workers, {});
   if (!set) co_return Refusal{set.error()};
-  auto gen = std::make_unique<Generation>();
-  gen->id = ++generation_;
-  gen->loaded = first;
-  gen->listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
-  Generation& g = *gen;
-  const std::uint64_t id = g.id;
-  auto listeners = g.listeners;
-  generations_.emplace(id, std::move(gen));
+  auto listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
   // Bound now: clients may already queue up while the workers start.
-  for (const auto& line : g.listeners->describe()) {
+  for (const auto& line : listeners->describe()) {
     log::write(log::Level::kWarning, 0, "listening on " + line);
   }
   if (on_bound) on_bound();
   spawn_detached(io_, reap_loop(), "reaper");
   spawn_detached(io_, watchdog_loop(), "watchdog");
-  for (unsigned slot = 0; slot < first->workers; ++slot) {
-    if (auto refused = spawn(g, slot, 0)) {
-      kill_generation(id);
-      co_return refused;
-    }
-  }
-  if (!co_await wait_ready(id, kReadyLimit)) {
-    kill_generation(id);
-    co_return Refusal{"the workers did not become ready"};
-  }
+  auto started = co_await start_generation(first, listeners);
+  if (!started) co_return started.error();
+  const std::uint64_t id = *started;
   listeners_ = listeners;
   current_ = first;
   current_generation_ = id;
@@ -504,24 +511,10 @@ asio::awaitable<base::Expected<json, Refusal>> Supervisor::reload(
   auto set = listeners::ListenerSet::build(next->result.config, next->workers, previous);
   if (!set) co_return fail(Refusal{set.error()});
 
-  auto gen = std::make_unique<Generation>();
-  gen->id = ++generation_;
-  gen->loaded = next;
-  gen->listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
-  Generation& g = *gen;
-  const std::uint64_t id = g.id;
-  auto new_listeners = g.listeners;
-  generations_.emplace(id, std::move(gen));
-  for (unsigned slot = 0; slot < next->workers; ++slot) {
-    if (auto refused = spawn(g, slot, 0)) {
-      kill_generation(id);
-      co_return fail(*refused);
-    }
-  }
-  if (!co_await wait_ready(id, kReadyLimit)) {
-    kill_generation(id);
-    co_return fail(Refusal{stopping_ ? "stopping" : "the new workers did not become ready"});
-  }
+  auto new_listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
+  auto started = co_await start_generation(next, new_listeners);
+  if (!started) co_return fail(started.error());
+  const std::uint64_t id = *started;
   std::vector<std::uint64_t> old;
   for (auto& [other_id, other] : generations_) {
     if (other_id != id && !other->draining) {

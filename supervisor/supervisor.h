@@ -75,6 +75,9 @@ class Supervisor {
 
   base::Expected<std::unique_ptr<Loaded>, Refusal> load(const std::vector<std::string>& files,
                                                         const std::string& confdir) const;
+  // Creates a generation on `listeners`, starts its workers and waits until all are ready.
+  asio::awaitable<base::Expected<std::uint64_t, Refusal>> start_generation(
+      std::shared_ptr<Loaded> loaded, std::shared_ptr<listeners::ListenerSet> listeners);
   std::optional<Refusal> spawn(Generation& generation, unsigned slot, unsigned restarts);
   asio::awaitable<void> read_worker(std::shared_ptr<Worker> worker);
   asio::awaitable<bool> wait_ready(std::uint64_t generation, std::chrono::milliseconds limit);

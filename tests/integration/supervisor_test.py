@@ -219,7 +219,9 @@ class SupervisorTest(harness.IntegrationTest):
         try:
             self.assertTrue(harness.wait_until(lambda: load.busy_rounds >= 3, 10))
             time.sleep(1.2)  # a heartbeat carries each worker's connection count
-            victim = self.status(server)["workers"][0]
+            # The worker with the fewest connections: every busy connection on the other one
+            # must survive.
+            victim = min(self.status(server)["workers"], key=lambda w: w["connections"])
             rounds_at_kill = load.busy_rounds
             os.kill(victim["pid"], signal.SIGKILL)
             began = time.monotonic()
@@ -239,7 +241,6 @@ class SupervisorTest(harness.IntegrationTest):
         # busy connection counting once); every other one went on working.
         busy_on_victim = victim["connections"]
         self.assertLessEqual(len(load.dead), busy_on_victim + 1, load.failures[:5])
-        self.assertLess(len(load.dead), 50)
         with harness.connect(self.port) as s:
             s.sendall(b"after")
             self.assertEqual(harness.recv_exact(s, 5), b"after")
