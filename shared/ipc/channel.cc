@@ -15,7 +15,7 @@ namespace {
 
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // One recvmsg's worth: large enough that a multi-megabyte bootstrap takes few calls.
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 // Legitimately at most two batches wait for their frame: the one that arrived with the
 // frame still being assembled, and the newest. More means fds with no frame start.
 constexpr std::size_t kMaxPendingBatches = 2;

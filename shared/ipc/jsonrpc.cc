@@ -201,7 +201,7 @@ base::Expected<json, CallError> call(const std::string& socket_path, const std::
   }
 
   LineSplitter splitter;
-  std::array<char, 64 * 1024> buffer;
+  std::array<char, std::size_t{64} * 1024> buffer;
   for (;;) {
     auto line = splitter.next();
     if (!line) return local_failure(line.error());
