@@ -129,11 +129,11 @@ def process_tree(root: int) -> list[int]:
         st = read_stat(int(entry))
         if st is not None:
             children.setdefault(st[0], []).append(int(entry))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
         tree.append(pid)
-        todo.extend(children.get(pid, []))
+        pending.extend(children.get(pid, []))
     return tree
 
 
