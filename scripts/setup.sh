@@ -10,8 +10,12 @@ packages=(
   libasio-dev nlohmann-json3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev libseccomp-dev
   # sd_notify for Type=notify, and systemd-analyze for the unit's ctest (systemd/)
   libsystemd-dev systemd
+  # the store (DESIGN.md §4): SQLite through POCO Data; sqlite3 for checking it in tests
+  libpoco-dev sqlite3
   # test peers and tools
   curl python3 v2ray iperf3 microsocks socat iproute2 iptables procps strace
+  # proxy-protocol peers: Shadowsocks AEAD, Trojan, and BLAKE3 reference vectors
+  shadowsocks-libev trojan b3sum
   # reference TCP relay for bench/chain.py --haproxy: the bench runs its own
   # processes in the foreground; the system service is not used (in containers
   # policy-rc.d keeps it from starting, Debian's default config listens nowhere)
