@@ -23,6 +23,13 @@ StreamSettings build_stream(const Value& value, bool inbound);
 // sniffing of an inbound.
 SniffingConfig build_sniffing(const Value& value);
 
+// settings of the VLESS and Trojan inbounds and outbounds (vless_trojan.cc).
+std::vector<Fallback> build_fallbacks(const Value& value);
+VlessInbound build_vless_inbound(Object& settings);
+TrojanInbound build_trojan_inbound(Object& settings);
+VlessOutbound build_vless_outbound(Object& settings);
+TrojanOutbound build_trojan_outbound(Object& settings);
+
 void build_inbounds(const Value& value, Config& config);
 void build_outbounds(const Value& value, Config& config);
 // outbound_tags: every tag in the outbounds section, rejected outbounds included, so that

@@ -13,9 +13,8 @@ namespace xsup::config {
 namespace {
 
 // Xray protocols whose inbound side has not landed in xsup.
-constexpr std::array<std::string_view, 10> kKnownInbounds{
-    "vless",     "vmess",    "trojan",    "shadowsocks", "tun",
-    "wireguard", "hysteria", "hysteria2", "loopback",    "dns"};
+constexpr std::array<std::string_view, 8> kKnownInbounds{
+    "vmess", "shadowsocks", "tun", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
 
 std::vector<Account> read_accounts(const Value& value, std::uint32_t level) {
   std::vector<Account> out;
@@ -185,6 +184,9 @@ void build_inbounds(const Value& value, Config& config) {
     } else if (name == "dokodemo-door" || name == "tunnel") {
       ic.protocol = "dokodemo-door";
       supported = true;
+    } else if (name == "vless" || name == "trojan") {
+      ic.protocol = name;
+      supported = true;
     } else if (protocol.json().is_string()) {
       bool known = false;
       for (auto k : kKnownInbounds) known = known || name == k;
@@ -222,6 +224,10 @@ void build_inbounds(const Value& value, Config& config) {
       ic.settings = build_socks(settings);
     } else if (supported && ic.protocol == "http") {
       ic.settings = build_http(settings);
+    } else if (supported && ic.protocol == "vless") {
+      ic.settings = build_vless_inbound(settings);
+    } else if (supported && ic.protocol == "trojan") {
+      ic.settings = build_trojan_inbound(settings);
     } else if (supported) {
       ic.settings = build_dokodemo(settings, name == "tunnel");
     } else {

@@ -3,6 +3,7 @@
 // and validation. Only what xsup runs is modelled in detail; every other field is either
 // validated and rejected as "not supported yet" by the loader, or warned about as unknown.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -142,11 +143,49 @@ struct DokodemoInbound {
   std::uint32_t user_level = 0;
 };
 
-using InboundSettings = std::variant<SocksInbound, HttpInbound, DokodemoInbound>;
+// One entry of settings.fallbacks of a VLESS or Trojan inbound (spec/vless.md §9.2).
+struct Fallback {
+  enum class Kind { kTcp, kUnix };
+  std::string name;  // SNI to match, lower-case; "" = any
+  std::string alpn;  // negotiated ALPN to match, lower-case; "" = any
+  std::string path;  // HTTP/1 request path to match; "" = any
+  Kind kind = Kind::kTcp;
+  net::Destination tcp;        // kTcp: where to connect (a bare port means 127.0.0.1)
+  std::string unix_path;       // kUnix: a file path, or an abstract name starting with '\0'
+  int xver = 0;                // PROXY protocol version sent first: 0 none, 1 text, 2 binary
+  std::string path_in_config;  // "inbounds[0].settings.fallbacks[1]", for messages
+};
+
+// A VLESS user (spec/vless.md §2): the id after string-to-UUID mapping.
+struct VlessUser {
+  std::array<std::uint8_t, 16> id{};
+  std::string email;
+  std::uint32_t level = 0;
+  std::string flow;  // "" only, today
+};
+
+struct VlessInbound {
+  std::vector<VlessUser> clients;
+  std::vector<Fallback> fallbacks;
+};
+
+struct TrojanUser {
+  std::string password;
+  std::string email;
+  std::uint32_t level = 0;
+};
+
+struct TrojanInbound {
+  std::vector<TrojanUser> clients;
+  std::vector<Fallback> fallbacks;
+};
+
+using InboundSettings =
+    std::variant<SocksInbound, HttpInbound, DokodemoInbound, VlessInbound, TrojanInbound>;
 
 struct InboundConfig {
   std::string tag;
-  std::string protocol;  // normalised: "socks", "http", "dokodemo-door" ("mixed" -> socks)
+  std::string protocol;  // normalised: "socks", "http", "dokodemo-door", "vless", "trojan"
   std::string listen;    // IP literal; "" = 0.0.0.0
   net::PortList ports;   // at least one port
   InboundSettings settings;
@@ -179,8 +218,28 @@ struct HttpOutbound {
   std::vector<std::pair<std::string, std::string>> headers;  // sent with CONNECT
 };
 
-using OutboundSettings =
-    std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound, HttpOutbound>;
+// settings.vnext of a VLESS outbound: the first server and its first user are used.
+struct VlessServer {
+  net::Destination address;  // network tcp
+  std::vector<VlessUser> users;
+};
+
+struct VlessOutbound {
+  std::vector<VlessServer> vnext;
+};
+
+// settings.servers of a Trojan outbound: the first server is used.
+struct TrojanServer {
+  net::Destination address;  // network tcp
+  TrojanUser user;
+};
+
+struct TrojanOutbound {
+  std::vector<TrojanServer> servers;
+};
+
+using OutboundSettings = std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound,
+                                      HttpOutbound, VlessOutbound, TrojanOutbound>;
 
 struct OutboundConfig {
   std::string tag;

@@ -12,6 +12,7 @@
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
 #include "worker/proxy/socks/socks.h"
+#include "worker/proxy/vless/vless.h"
 
 namespace xsup::worker::proxy {
 namespace {
@@ -27,17 +28,14 @@ struct OutboundEntry {
 };
 
 constexpr InboundEntry kInbounds[] = {
-    {"socks", socks::make_socks_inbound},
-    {"http", http::make_http_inbound},
-    {"dokodemo-door", dokodemo::make_inbound},
+    {"socks", socks::make_socks_inbound},      {"http", http::make_http_inbound},
+    {"dokodemo-door", dokodemo::make_inbound}, {"vless", vless::make_inbound},
 };
 
 constexpr OutboundEntry kOutbounds[] = {
-    {"freedom", freedom::make_outbound},
-    {"blackhole", blackhole::make_outbound},
-    {"socks", socks::make_socks_outbound},
-    {"http", http::make_http_outbound},
-};
+    {"freedom", freedom::make_outbound},   {"blackhole", blackhole::make_outbound},
+    {"socks", socks::make_socks_outbound}, {"http", http::make_http_outbound},
+    {"vless", vless::make_outbound},   };
 
 }  // namespace
 
