@@ -12,6 +12,7 @@
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
 #include "worker/proxy/socks/socks.h"
+#include "worker/proxy/trojan/trojan.h"
 #include "worker/proxy/vless/vless.h"
 
 namespace xsup::worker::proxy {
@@ -30,12 +31,14 @@ struct OutboundEntry {
 constexpr InboundEntry kInbounds[] = {
     {"socks", socks::make_socks_inbound},      {"http", http::make_http_inbound},
     {"dokodemo-door", dokodemo::make_inbound}, {"vless", vless::make_inbound},
+    {"trojan", trojan::make_inbound},
 };
 
 constexpr OutboundEntry kOutbounds[] = {
     {"freedom", freedom::make_outbound},   {"blackhole", blackhole::make_outbound},
     {"socks", socks::make_socks_outbound}, {"http", http::make_http_outbound},
-    {"vless", vless::make_outbound},   };
+    {"vless", vless::make_outbound},       {"trojan", trojan::make_outbound},
+};
 
 }  // namespace
 
