@@ -70,6 +70,10 @@ class _RecordingServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
+class _UnixRecordingServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+
 REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
@@ -77,13 +81,17 @@ class RecordingServer:
     """A TCP server that keeps every connection's bytes; answers `reply` once it has seen
     `reply_after` (so a client can tell its bytes arrived)."""
 
-    def __init__(self, reply=REPLY, reply_after=b"\r\n\r\n"):
-        self.server = _RecordingServer((LOOPBACK, 0), _RecordingHandler)
+    def __init__(self, reply=REPLY, reply_after=b"\r\n\r\n", unix_path=None):
+        if unix_path is None:
+            self.server = _RecordingServer((LOOPBACK, 0), _RecordingHandler)
+            self.port = self.server.server_address[1]
+        else:
+            self.server = _UnixRecordingServer(unix_path, _RecordingHandler)
+            self.port = None
         self.server.received = []
         self.server.lock = threading.Lock()
         self.server.reply = reply
         self.server.reply_after = reply_after
-        self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.1}, daemon=True)
         self.thread.start()

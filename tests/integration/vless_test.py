@@ -6,6 +6,7 @@ for TCP (curl through the socks front) and UDP (SOCKS5 UDP to a UDP echo), plus 
 for the spec's bad-input behaviour and the fallbacks (with PROXY v1/v2 headers).
 Under XSUP_TEST_IMPL=v2ray every side is v2ray."""
 
+import os
 import socket
 import struct
 import time
@@ -267,6 +268,27 @@ class VlessFallbackTest(harness.IntegrationTest):
             self.assertEqual(harness.recv_exact(sock, len(proxy_chain.REPLY)), proxy_chain.REPLY)
             header = proxy_chain.proxy_header_v2(sock, (LOOPBACK, self.port))
         self.assertEqual(self.ws.received(), [header + data])
+
+    def test_unix_socket_dest(self):
+        # The workers may run as another user (nobody when started as root): the socket
+        # and the directories above it must let them in.
+        directory = self.res.path("sockets")
+        os.makedirs(directory, mode=0o755)
+        os.chmod(os.path.dirname(directory), 0o755)
+        path = os.path.join(directory, "fallback.sock")
+        unix = proxy_chain.recording_server(self.res, unix_path=path)
+        os.chmod(path, 0o666)
+        abstract_name = f"xsup-itest-{os.getpid()}-{self.port}"
+        abstract = proxy_chain.recording_server(self.res, unix_path="\0" + abstract_name)
+        fallbacks = [{"dest": path}, {"path": "/abstract", "dest": "@" + abstract_name}]
+        self.server = self.start_server(
+            harness.base_config([vless_inbound(self.port, fallbacks)]))
+        data = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        self.send(data)
+        self.assertEqual(unix.received(), [data])
+        data = b"GET /abstract HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        self.send(data)
+        self.assertEqual(abstract.received(), [data])
 
     def test_vless_still_served_with_fallbacks(self):
         echo = harness.echo_server(self.res, "tcp")
