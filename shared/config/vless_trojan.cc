@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <set>
+#include <tuple>
 
 #include "shared/config/builders.h"
 #include "shared/crypto/uuid.h"
@@ -196,8 +197,13 @@ std::vector<Fallback> build_fallbacks(const Value& value) {
       type.error(fmt::format("{} is not a fallback type (tcp, unix)", show(type.json())));
     }
     ok = read_fallback_dest(entry.get("dest"), fb) && ok;
-    if (auto x = entry.get("xver").as_int(0, 2)) fb.xver = static_cast<int>(*x);
-    if (!seen.insert({fb.name, fb.alpn, fb.path}).second) {
+    Value xver = entry.get("xver");
+    if (auto x = xver.as_int(0, 2)) {
+      fb.xver = static_cast<int>(*x);
+    } else if (xver.present()) {
+      ok = false;
+    }
+    if (ok && !seen.insert({fb.name, fb.alpn, fb.path}).second) {
       item.error("another fallback has the same name, alpn and path");
       ok = false;
     }

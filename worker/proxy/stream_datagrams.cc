@@ -190,7 +190,7 @@ awaitable<std::error_code> StreamPacketStream::send(std::span<const std::uint8_t
   if (fixed_destination_ && (to.address != fixed_peer_.address || to.port != fixed_peer_.port)) {
     co_return std::error_code{};  // this stream can only reach the target of its header
   }
-  std::array<std::uint8_t, 2 + 1 + 1 + 255 + 2 + 2> header;
+  std::array<std::uint8_t, kMaxDatagramHeader> header;
   const std::size_t n = framing_.encode_header(to, payload.size(), header);
   if (n == 0) co_return base::make_error_code(Errc::kProtocol);
   const std::array<asio::const_buffer, 2> frame{asio::buffer(header.data(), n),

@@ -31,6 +31,10 @@ struct DatagramFrame {
   std::size_t frame_size = 0;
 };
 
+// The longest frame header any framing writes (Trojan's: a 255-byte domain, its ATYP,
+// length byte and port, LENGTH and CRLF).
+inline constexpr std::size_t kMaxDatagramHeader = 1 + 1 + 255 + 2 + 2 + 2;
+
 struct DatagramFraming {
   // One frame at the start of `in`: kNeedMore for a valid prefix, another error for a bad
   // or oversized frame (which ends the stream).

@@ -5,6 +5,8 @@
 namespace xsup::worker::proxy::trojan {
 namespace {
 
+static_assert(kMaxUdpHeader <= kMaxDatagramHeader);
+
 Expected<DatagramFrame> parse(std::span<const std::uint8_t> in) {
   auto packet = parse_udp_packet(in);
   if (!packet) return packet.error();

@@ -107,6 +107,13 @@ TEST(VlessConfig, Fallbacks) {
                           "supported yet"));
 }
 
+TEST(VlessConfig, DuplicateFallbacks) {
+  EXPECT_THAT(errors(inbound_settings("vless", R"({"decryption": "none", "fallbacks": [
+      {"dest": 80}, {"path": "/a", "dest": 81}, {"dest": 82}]})")),
+              ElementsAre("inbounds[0].settings.fallbacks[2]: another fallback has the same "
+                          "name, alpn and path"));
+}
+
 TEST(VlessConfig, Outbound) {
   auto r = outbound_settings("vless", std::string(R"({"vnext": [{"address": "example.com",
       "port": 443, "users": [{"id": ")") + kId +
