@@ -291,6 +291,9 @@ class UsersTest(harness.IntegrationTest):
         pw = self.add("frank", inbound="http-in")
         origin = harness.http_origin(self.res)
         proxy = f"http://frank:{pw}@{LOOPBACK}:{self.http_port}"
+        # The share link names the same proxy (xsup.publicAddress defaults to 127.0.0.1).
+        link = self.cli("user", "link", "--email", "frank").stdout.strip()
+        self.assertEqual(link, f"{proxy}#frank")
         self.assert_curl_ok(harness.curl("-x", proxy, origin.url("/size/100000")))
         # An HTTP inbound with store users requires authentication.
         self.assert_curl_fails(harness.curl("-f", "-x", f"http://{LOOPBACK}:{self.http_port}",
