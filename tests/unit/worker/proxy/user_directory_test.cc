@@ -123,10 +123,9 @@ TEST(UserDirectory, ReplaceClosesTheConnectionsOfUsersWhoLostAccessOnly) {
   // 0: on both inbounds, keeps both; 20: on both, loses vless-in; 4 and 5: removed;
   // 6: keeps socks-in; 9999: keeps vless-in.
   std::vector<Live> live(8);
-  const std::pair<std::size_t, const char*> who[] = {{0, "socks-in"},  {0, "vless-in"},
-                                                     {20, "socks-in"}, {20, "vless-in"},
-                                                     {4, "socks-in"},  {5, "vless-in"},
-                                                     {6, "socks-in"},  {9999, "vless-in"}};
+  const std::pair<std::size_t, const char*> who[] = {
+      {0, "socks-in"}, {0, "vless-in"}, {20, "socks-in"}, {20, "vless-in"},
+      {4, "socks-in"}, {5, "vless-in"}, {6, "socks-in"},  {9999, "vless-in"}};
   for (std::size_t k = 0; k < live.size(); ++k) {
     live[k].user = email_of(who[k].first);
     live[k].tag = who[k].second;
