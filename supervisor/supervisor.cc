@@ -327,6 +327,8 @@ void Supervisor::drain_generation(Generation& generation) {
   }
   // Stragglers past the limit are killed.
   auto timer = std::make_shared<asio::steady_timer>(io_, limit + kKillGrace);
+  std::erase_if(timers_, [](const auto& weak) { return weak.expired(); });
+  timers_.push_back(timer);
   std::uint64_t id = generation.id;
   timer->async_wait([this, timer, id](const std::error_code& ec) {
     if (ec) return;
@@ -359,6 +361,8 @@ void Supervisor::respawn_later(std::uint64_t id, unsigned slot, unsigned restart
                delay.count());
   }
   auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+  std::erase_if(timers_, [](const auto& weak) { return weak.expired(); });
+  timers_.push_back(timer);
   timer->async_wait([this, timer, slot, restarts, id](const std::error_code& ec) {
     if (ec || stopping_) return;
     auto it = generations_.find(id);
@@ -582,6 +586,10 @@ void Supervisor::close_all() {
   children_.cancel(ec);
   watchdog_.cancel();
   stats_timer_.cancel();
+  for (auto& weak : timers_) {
+    if (auto timer = weak.lock()) timer->cancel();
+  }
+  timers_.clear();
   for (auto& [id, gen] : generations_) {
     for (auto& w : gen->workers) w->channel->socket().close(ec);
   }

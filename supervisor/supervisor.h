@@ -120,6 +120,8 @@ class Supervisor {
   std::unique_ptr<users::UserBook> users_;
   std::unique_ptr<stats::Stats> stats_;
   asio::steady_timer stats_timer_;
+  // Kill and respawn timers, cancelled by close_all so the loop can run dry.
+  std::vector<std::weak_ptr<asio::steady_timer>> timers_;
   std::chrono::steady_clock::time_point next_flush_;
   std::chrono::steady_clock::time_point next_rollup_;
   bool reloading_ = false;
