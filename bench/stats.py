@@ -86,11 +86,12 @@ class StatsBench:
         srv_cfg.write_text(json.dumps(srv_doc, indent=2))
         cli_cfg.write_text(json.dumps(cli_doc, indent=2))
         control = srv_doc["xsup"]["controlSocket"]
+        inbound_tag = srv_doc["inbounds"][0]["tag"]
         srv = cli = None
         try:
             srv = self.procs.start(f"{tag}-server", [self.exe, "run", "-c", str(srv_cfg)])
             self.procs.wait_listening(f"{tag}-server", srv, socks_port)
-            added = xsup_cli(self.exe, "user", "add", "--email", EMAIL, "--inbound", "socks-in",
+            added = xsup_cli(self.exe, "user", "add", "--email", EMAIL, "--inbound", inbound_tag,
                              "--password", PASSWORD, "--control", control)
             if added.returncode != 0:
                 raise chain.BenchError(f"xsup user add: {added.stderr.strip()}")
