@@ -3,7 +3,13 @@
 1, one store user streaming through SOCKS5 all the time) and during bursts of `xsup user add`.
 After every restart on the same store the database is intact, the user's totals never go
 back, never exceed what the client sent, and lose at most about a flush interval plus the
-1 s stats cadence; every add that returned success is there."""
+1 s stats cadence; every add that returned success is there.
+
+The client pauses from each kill to the check after the restart: what the old workers carry
+while they drain is lost by design (their supervisor is gone), and with no traffic the
+restarted store holds exactly what survived. Each round is checked on its own: the store
+gained no more than the client sent in that round, and at least what it sent up to
+LOSS_WINDOW s before the kill."""
 
 import contextlib
 import json
@@ -30,7 +36,8 @@ CHUNK = 16 * 1024
 RATE = 2 * 1024 * 1024  # bytes/s the client sends: paced, so kernel buffers hold little
 # The store may lose what the workers counted in the last flush interval (1 s) plus the
 # last stats report (1 s): compared with what the client had sent LOSS_WINDOW s before the
-# kill, with BUFFER_SLACK bytes for what sat in socket buffers.
+# kill, with BUFFER_SLACK bytes for what sat in socket buffers. Measured on release: at most
+# about 2 s (4 MB at RATE) lost per kill.
 LOSS_WINDOW = 2.5
 BUFFER_SLACK = 512 * 1024
 
