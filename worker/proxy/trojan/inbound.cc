@@ -6,6 +6,7 @@
 #include "worker/core/prefetch.h"
 #include "worker/dispatch/dispatcher.h"
 #include "worker/proxy/fallback/fallback.h"
+#include "worker/proxy/mux/server.h"
 #include "worker/proxy/stream_datagrams.h"
 #include "worker/proxy/trojan/codec.h"
 #include "worker/proxy/trojan/trojan.h"
@@ -104,6 +105,12 @@ awaitable<void> TrojanInbound::serve(core::StreamPtr stream, core::Session sessi
   session.target = request.target;
   session.original_target = session.target;
 
+  // spec/mux.md §2: an Xray client with mux names the Mux.Cool target.
+  if (request.command != Command::kUdpAssociate && mux::is_mux_target(request.target)) {
+    std::span<const std::uint8_t> rest(buffer.data() + consumed, filled - consumed);
+    co_await mux::serve(*stream, session, context_.dispatcher, rest, "trojan");
+    co_return;
+  }
   if (request.command == Command::kUdpAssociate) {
     std::span<const std::uint8_t> rest(buffer.data() + consumed, filled - consumed);
     co_await serve_udp(*stream, session, rest);

@@ -6,6 +6,7 @@
 #include "worker/core/prefetch.h"
 #include "worker/dispatch/dispatcher.h"
 #include "worker/proxy/fallback/fallback.h"
+#include "worker/proxy/mux/server.h"
 #include "worker/proxy/stream_datagrams.h"
 #include "worker/proxy/vless/udp_framing.h"
 #include "worker/proxy/vless/vless.h"
@@ -118,16 +119,13 @@ awaitable<void> VlessInbound::serve(core::StreamPtr stream, core::Session sessio
   session.policy = context_.policy.level(user->level);
 
   switch (request.command) {
-    case Command::kMux:
-      log::info(session.id, "vless: rejected: Mux (command 3) not supported yet");
-      stream->close();
-      co_return;
     case Command::kReverse:
       log::info(session.id, "vless: rejected: reverse (command 4) not supported yet");
       stream->close();
       co_return;
     case Command::kTcp:
     case Command::kUdp:
+    case Command::kMux:
       break;
   }
   session.target = request.target;
@@ -142,6 +140,13 @@ awaitable<void> VlessInbound::serve(core::StreamPtr stream, core::Session sessio
     co_return;
   }
 
+  // spec/mux.md §2: command 0x03, or the Mux.Cool target from a client that names it.
+  if (request.command == Command::kMux ||
+      (request.command == Command::kTcp && mux::is_mux_target(request.target))) {
+    std::span<const std::uint8_t> rest(buffer.data() + consumed, filled - consumed);
+    co_await mux::serve(*stream, session, context_.dispatcher, rest, "vless");
+    co_return;
+  }
   if (request.command == Command::kUdp) {
     std::span<const std::uint8_t> rest(buffer.data() + consumed, filled - consumed);
     co_await serve_udp(*stream, session, rest);

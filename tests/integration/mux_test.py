@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Mux.Cool (spec/mux.md) on the server side: Debian's v2ray 4.34 as the client, with
+`mux: {enabled: true, concurrency: 8}` on its VLESS outbound, to the server under test's
+VLESS inbound: parallel TCP transfers through v2ray's socks front (bytes checked) and UDP
+through its SOCKS5 UDP (v2ray 4.34 sends mux UDP as a New UDP sub-session, no XUDP).
+Raw frames check the spec's vectors: a New TCP with data echoed back as Keep, End
+answered with End, and Keep for a never-opened session answered with End."""
+
+import socket
+import struct
+import threading
+
+import harness
+import proxy_chain
+from harness import LOOPBACK, curl
+from vless_test import USER_BYTES, request, vless_inbound, vless_outbound
+
+
+def mux_outbound(port):
+    outbound = vless_outbound(port)
+    outbound["mux"] = {"enabled": True, "concurrency": 8}
+    return outbound
+
+
+def frame(session_id, status, option, meta_tail=b"", data=None):
+    meta = struct.pack("!HBB", session_id, status, option) + meta_tail
+    out = struct.pack("!H", len(meta)) + meta
+    if data is not None:
+        out += struct.pack("!H", len(data)) + data
+    return out
+
+
+def read_frame(sock):
+    """One frame as (session_id, status, option, meta_tail, data)."""
+    meta_len = struct.unpack("!H", harness.recv_exact(sock, 2))[0]
+    meta = harness.recv_exact(sock, meta_len)
+    session_id, status, option = struct.unpack("!HBB", meta[:4])
+    data = None
+    if option & 1:
+        size = struct.unpack("!H", harness.recv_exact(sock, 2))[0]
+        data = harness.recv_exact(sock, size)
+    return session_id, status, option, meta[4:], data
+
+
+class MuxServerTest(harness.IntegrationTest):
+    def setUp(self):
+        super().setUp()
+        self.server_port = harness.free_port()
+        self.server = self.start_server(harness.base_config([vless_inbound(self.server_port)]))
+
+    def v2ray_front(self):
+        socks_port = harness.free_port(udp_too=True)
+        config = harness.base_config([harness.socks_inbound(socks_port, udp=True)],
+                                     [mux_outbound(self.server_port)])
+        self.start_server(config, name="v2ray-client", impl="v2ray")
+        return socks_port
+
+    def test_parallel_tcp_from_v2ray_mux(self):
+        origin = harness.http_origin(self.res)
+        socks_port = self.v2ray_front()
+        sizes = [100, 5000, 70000, 1 << 20, 3 << 20, 12345]
+        results = [None] * len(sizes)
+
+        def fetch(i):
+            results[i] = curl("--socks5-hostname", f"{LOOPBACK}:{socks_port}",
+                              origin.url(f"/size/{sizes[i]}", host="localhost"), timeout=30)
+
+        threads = [threading.Thread(target=fetch, args=(i,)) for i in range(len(sizes))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        for size, result in zip(sizes, results):
+            self.assertIsNotNone(result)
+            self.assert_curl_ok(result, b"x" * size)
+        # And again on the connection v2ray keeps open.
+        self.assert_curl_ok(curl("--socks5-hostname", f"{LOOPBACK}:{socks_port}",
+                                 origin.url("/size/777", host="localhost")), b"x" * 777)
+
+    def test_udp_from_v2ray_mux(self):
+        udp_echo = harness.echo_server(self.res, "udp")
+        socks_port = self.v2ray_front()
+        payloads = [b"ping over mux udp", b"\x00" * 1200, b"q" * 1400]
+        replies = proxy_chain.socks_udp_round_trip(socks_port, udp_echo.port, payloads)
+        self.assertEqual(replies, payloads)
+
+    def test_raw_frames(self):
+        echo = harness.echo_server(self.res, "tcp")
+        target = struct.pack("!H", echo.port) + b"\x01" + socket.inet_aton(LOOPBACK)
+        with harness.connect(self.server_port) as sock:
+            sock.sendall(request(3, 0) + frame(1, 1, 1, b"\x01" + target, b"hello"))
+            self.assertEqual(harness.recv_exact(sock, 2), b"\x00\x00")  # VLESS response
+            self.assertEqual(read_frame(sock), (1, 2, 1, b"", b"hello"))
+            sock.sendall(frame(1, 2, 1, b"", b"world"))
+            self.assertEqual(read_frame(sock), (1, 2, 1, b"", b"world"))
+            # Keep for a session never opened: answered with End.
+            sock.sendall(frame(7, 2, 1, b"", b"lost"))
+            self.assertEqual(read_frame(sock)[:3], (7, 3, 0))
+            sock.sendall(frame(0, 4, 0))  # KeepAlive: nothing comes back
+            sock.sendall(frame(1, 3, 0))
+            self.assertEqual(read_frame(sock)[:2], (1, 3))
+            # UDP sub-session (no XUDP): plain datagrams both ways.
+            udp_echo = harness.echo_server(self.res, "udp")
+            udp_target = struct.pack("!H", udp_echo.port) + b"\x01" + socket.inet_aton(LOOPBACK)
+            sock.sendall(frame(2, 1, 1, b"\x02" + udp_target, b"dgram"))
+            self.assertEqual(read_frame(sock), (2, 2, 1, b"", b"dgram"))
+
+    @harness.xsup_only("v2ray 4.34 has no XUDP")
+    def test_raw_xudp(self):
+        udp_echo = harness.echo_server(self.res, "udp")
+        udp_target = struct.pack("!H", udp_echo.port) + b"\x01" + socket.inet_aton(LOOPBACK)
+        with harness.connect(self.server_port) as sock:
+            sock.sendall(request(3, 0))
+            self.assertEqual(harness.recv_exact(sock, 2), b"\x00\x00")
+            # XUDP: session 0 with a Global ID; replies carry the source address.
+            gid = bytes(range(1, 9))
+            sock.sendall(frame(0, 1, 1, b"\x02" + udp_target + gid, b"xudp"))
+            self.assertEqual(read_frame(sock), (0, 2, 1, b"\x02" + udp_target, b"xudp"))
+            sock.sendall(frame(0, 2, 1, b"\x02" + udp_target, b"again"))
+            self.assertEqual(read_frame(sock), (0, 2, 1, b"\x02" + udp_target, b"again"))
+
+    @harness.xsup_only("xsup closes a mux connection on an unknown status")
+    def test_bad_status_closes(self):
+        with harness.connect(self.server_port) as sock:
+            sock.sendall(request(3, 0) + frame(1, 9, 0))
+            self.assertEqual(harness.recv_exact(sock, 2), b"\x00\x00")
+            self.assertEqual(harness.recv_until_closed(sock), (b"", True))
+        self.assertTrue(self.server.alive())
+
+
+if __name__ == "__main__":
+    harness.main()

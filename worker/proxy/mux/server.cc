@@ -1,0 +1,332 @@
+#include "worker/proxy/mux/server.h"
+
+#include <asio/co_spawn.hpp>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "shared/base/log.h"
+#include "worker/core/buffer_pool.h"
+#include "worker/core/prefetch.h"
+#include "worker/dispatch/dispatcher.h"
+#include "worker/proxy/mux/connection.h"
+
+namespace xsup::worker::proxy::mux {
+namespace {
+
+using asio::awaitable;
+
+// One UDP sub-session: datagrams both ways through a packet stream.
+struct UdpSession {
+  std::uint16_t id = 0;
+  core::Session session;
+  core::PacketStreamPtr packets;
+  // Downlink frames carry the datagram's source when the client speaks XUDP or full-cone
+  // (it sent a Global ID, uses session 0, or addressed a Keep frame); an old v2ray reads
+  // plain datagrams.
+  bool addressed = false;
+  bool closed = false;
+};
+
+class Server {
+ public:
+  Server(core::Stream& stream, const core::Session& parent, dispatch::Dispatcher& dispatcher,
+         std::string_view log_name)
+      : connection_(stream),
+        parent_(parent),
+        dispatcher_(dispatcher),
+        log_name_(log_name),
+        done_(stream.get_executor()) {}
+
+  awaitable<void> run(std::span<const std::uint8_t> rest);
+
+ private:
+  // Makes sure `want` bytes are buffered at in_[begin_]; false when the stream ended.
+  awaitable<bool> fill(std::size_t want);
+  awaitable<void> handle_new(const Frame& frame);
+  // Moves the frame's data to a TCP sub-stream, or drops it when `to` is null.
+  awaitable<bool> pass_data(SubStream* to, std::size_t size);
+  awaitable<bool> pass_datagram(UdpSession& to, const Frame& frame);
+  awaitable<bool> skip(std::size_t size);
+  core::Session child_session(const net::Destination& target) const;
+  void spawn(std::function<awaitable<void>()> task);
+  awaitable<void> serve_tcp(std::shared_ptr<SubStream> sub, core::Session session);
+  awaitable<void> serve_udp_downlink(std::shared_ptr<UdpSession> udp);
+  awaitable<void> send_end(std::uint16_t id, bool error);
+
+  Connection connection_;
+  const core::Session& parent_;
+  dispatch::Dispatcher& dispatcher_;
+  std::string_view log_name_;
+  core::Buffer in_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  std::map<std::uint16_t, std::shared_ptr<SubStream>> tcp_;
+  std::map<std::uint16_t, std::shared_ptr<UdpSession>> udp_;
+  int live_ = 0;  // spawned sessions still running
+  Signal done_;
+};
+
+awaitable<bool> Server::fill(std::size_t want) {
+  if (end_ - begin_ >= want) co_return true;
+  if (want > in_.capacity()) co_return false;
+  if (in_.capacity() - begin_ < want) {
+    std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  while (end_ - begin_ < want) {
+    auto [ec, n] = co_await connection_.stream().read_some(
+        asio::buffer(in_.data() + end_, in_.capacity() - end_));
+    if (ec) {
+      if (ec != asio::error::eof) {
+        log::debug(parent_.id, "{}: mux read: {}", log_name_, ec.message());
+      }
+      co_return false;
+    }
+    end_ += n;
+  }
+  co_return true;
+}
+
+awaitable<bool> Server::skip(std::size_t size) {
+  while (size > 0) {
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+      if (!co_await fill(1)) co_return false;
+    }
+    const std::size_t n = std::min(size, end_ - begin_);
+    begin_ += n;
+    size -= n;
+  }
+  co_return true;
+}
+
+awaitable<bool> Server::pass_data(SubStream* to, std::size_t size) {
+  // spec/mux.md §1: a TCP chunk of length 0 is an EOF for that read; nothing to move.
+  while (size > 0) {
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+      if (!co_await fill(1)) co_return false;
+    }
+    const std::size_t n = std::min(size, end_ - begin_);
+    if (to != nullptr && !co_await to->deliver({in_.data() + begin_, n})) to = nullptr;
+    begin_ += n;
+    size -= n;
+  }
+  co_return true;
+}
+
+awaitable<bool> Server::pass_datagram(UdpSession& to, const Frame& frame) {
+  if (frame.data_size > in_.capacity()) co_return co_await skip(frame.data_size);
+  if (!co_await fill(frame.data_size)) co_return false;
+  std::span<const std::uint8_t> datagram(in_.data() + begin_, frame.data_size);
+  begin_ += frame.data_size;
+  if (to.closed) co_return true;
+  if (frame.status == Status::kKeep && frame.address) to.addressed = true;
+  const net::Destination& target = frame.address ? *frame.address : to.session.target;
+  if (std::error_code ec = co_await to.packets->send(datagram, target); ec) {
+    log::debug(to.session.id, "{}: mux: udp send to {}: {}", log_name_, target.to_string(),
+               ec.message());
+  }
+  co_return true;
+}
+
+core::Session Server::child_session(const net::Destination& target) const {
+  core::Session session;
+  session.id = core::Session::next_id();
+  session.inbound_tag = parent_.inbound_tag;
+  session.inbound_protocol = parent_.inbound_protocol;
+  session.source = parent_.source;
+  session.local = parent_.local;
+  session.user = parent_.user;
+  session.user_from_store = parent_.user_from_store;
+  session.level = parent_.level;
+  session.sniffing = parent_.sniffing;
+  session.policy = parent_.policy;
+  session.traffic = parent_.traffic;
+  session.target = target;
+  session.original_target = target;
+  return session;
+}
+
+void Server::spawn(std::function<awaitable<void>()> task) {
+  ++live_;
+  asio::co_spawn(connection_.get_executor(), std::move(task), [this](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& error) {
+        log::error(parent_.id, "{}: mux session failed: {}", log_name_, error.what());
+      }
+    }
+    --live_;
+    done_.notify();
+  });
+}
+
+awaitable<void> Server::send_end(std::uint16_t id, bool error) {
+  Frame frame;
+  frame.session_id = id;
+  frame.status = Status::kEnd;
+  frame.option = error ? kOptionError : 0;
+  co_await connection_.write_frame(frame, {});
+}
+
+awaitable<void> Server::serve_tcp(std::shared_ptr<SubStream> sub, core::Session session) {
+  log::debug(parent_.id, "{}: mux: session {} (id {}) to {}", log_name_, session.id, sub->id(),
+             session.target.to_string());
+  core::Prefetch first;
+  co_await dispatcher_.dispatch(session, *sub, std::move(first));
+  co_await sub->send_end(false);
+  sub->close();
+  auto it = tcp_.find(sub->id());
+  if (it != tcp_.end() && it->second == sub) tcp_.erase(it);
+}
+
+awaitable<void> Server::serve_udp_downlink(std::shared_ptr<UdpSession> udp) {
+  core::Buffer buffer = core::BufferPool::local().acquire();
+  std::uint64_t packets_down = 0;
+  while (!udp->closed) {
+    auto result = co_await udp->packets->receive(
+        asio::buffer(buffer.data(), std::min(buffer.capacity(), kMaxFrameData)));
+    if (result.ec) break;
+    Frame frame;
+    frame.session_id = udp->id;
+    frame.status = Status::kKeep;
+    frame.option = kOptionData;
+    frame.data_size = result.bytes;
+    if (udp->addressed) {
+      frame.address = result.peer;
+      frame.address->network = net::Network::kUdp;
+    }
+    if (co_await connection_.write_frame(frame, {buffer.data(), result.bytes})) break;
+    ++packets_down;
+  }
+  udp->packets->close();
+  if (!udp->closed) co_await send_end(udp->id, false);
+  udp->closed = true;
+  auto it = udp_.find(udp->id);
+  if (it != udp_.end() && it->second == udp) udp_.erase(it);
+  log::info(udp->session.id, "closed {}: down {} packets (mux)", udp->session.target.to_string(),
+            packets_down);
+}
+
+awaitable<void> Server::handle_new(const Frame& frame) {
+  const net::Destination& target = *frame.address;
+  if (target.network == net::Network::kUdp) {
+    auto udp = std::make_shared<UdpSession>();
+    udp->id = frame.session_id;
+    udp->session = child_session(target);
+    udp->addressed = frame.global_id.has_value() || frame.session_id == 0;
+    // Opened here, before the frame's datagram is passed on: the first datagram is
+    // often the only one (a DNS query).
+    auto opened = co_await dispatcher_.open_packets(udp->session);
+    if (!opened) {
+      log::info(udp->session.id, "{}: failed to open {}: {}", udp->session.outbound_tag,
+                target.to_string(), opened.error().message());
+      co_await send_end(frame.session_id, true);
+      co_return;
+    }
+    udp->packets = std::move(*opened);
+    if (auto old = udp_.find(frame.session_id); old != udp_.end()) {
+      old->second->closed = true;
+      old->second->packets->close();
+    }
+    udp_[frame.session_id] = udp;
+    log::debug(parent_.id, "{}: mux: udp session {} (id {}) to {}", log_name_, udp->session.id,
+               frame.session_id, target.to_string());
+    spawn([this, udp]() { return serve_udp_downlink(udp); });
+    co_return;
+  }
+  auto sub = std::make_shared<SubStream>(connection_, frame.session_id);
+  if (auto old = tcp_.find(frame.session_id); old != tcp_.end()) old->second->close();
+  tcp_[frame.session_id] = sub;
+  core::Session session = child_session(target);
+  spawn([this, sub, session = std::move(session)]() mutable {
+    return serve_tcp(sub, std::move(session));
+  });
+}
+
+awaitable<void> Server::run(std::span<const std::uint8_t> rest) {
+  in_ = core::BufferPool::local().acquire();
+  std::memcpy(in_.data(), rest.data(), std::min(rest.size(), in_.capacity()));
+  end_ = std::min(rest.size(), in_.capacity());
+  std::string_view ended_by = "eof";
+  for (;;) {
+    auto parsed = parse_frame({in_.data() + begin_, end_ - begin_});
+    if (!parsed) {
+      if (!parsed.error().is(base::Errc::kNeedMore)) {
+        log::info(parent_.id, "{}: mux: {}", log_name_, parsed.error().reason);
+        ended_by = "protocol error";
+        break;
+      }
+      if (!co_await fill(end_ - begin_ + 1)) break;
+      continue;
+    }
+    begin_ += parsed->consumed;
+    const Frame frame = std::move(parsed->value);
+    const std::size_t data_size = frame.has_data() ? frame.data_size : 0;
+    bool ok = true;
+    switch (frame.status) {
+      case Status::kNew:
+        co_await handle_new(frame);
+        [[fallthrough]];
+      case Status::kKeep:
+        if (auto udp = udp_.find(frame.session_id); udp != udp_.end()) {
+          std::shared_ptr<UdpSession> held = udp->second;
+          ok = data_size == 0 || co_await pass_datagram(*held, frame);
+        } else if (auto tcp = tcp_.find(frame.session_id); tcp != tcp_.end()) {
+          std::shared_ptr<SubStream> held = tcp->second;
+          ok = co_await pass_data(held.get(), data_size);
+        } else {
+          // spec/mux.md §1: data for an unknown session is answered with End.
+          ok = co_await skip(data_size);
+          if (frame.status == Status::kKeep) co_await send_end(frame.session_id, false);
+        }
+        break;
+      case Status::kEnd:
+        if (auto udp = udp_.find(frame.session_id); udp != udp_.end()) {
+          udp->second->closed = true;
+          udp->second->packets->close();
+          udp_.erase(udp);
+        } else if (auto tcp = tcp_.find(frame.session_id); tcp != tcp_.end()) {
+          tcp->second->end_from_peer();
+          tcp_.erase(tcp);
+        }
+        ok = co_await skip(data_size);
+        break;
+      case Status::kKeepAlive:
+        ok = co_await skip(data_size);
+        break;
+    }
+    if (!ok) break;
+  }
+  // The carrying stream is gone: end every session and wait for them.
+  connection_.close();
+  for (auto& [id, sub] : tcp_) sub->close();
+  for (auto& [id, udp] : udp_) {
+    udp->closed = true;
+    udp->packets->close();
+  }
+  tcp_.clear();
+  udp_.clear();
+  while (live_ > 0) co_await done_.wait();
+  log::debug(parent_.id, "{}: mux connection closed ({})", log_name_, ended_by);
+}
+
+}  // namespace
+
+bool is_mux_target(const net::Destination& target) {
+  return !target.address.is_ip() && target.address.domain() == kMuxCoolDomain;
+}
+
+awaitable<void> serve(core::Stream& stream, const core::Session& parent,
+                      dispatch::Dispatcher& dispatcher, std::span<const std::uint8_t> rest,
+                      std::string_view log_name) {
+  Server server(stream, parent, dispatcher, log_name);
+  co_await server.run(rest);
+}
+
+}  // namespace xsup::worker::proxy::mux
