@@ -13,11 +13,12 @@ import threading
 import harness
 import proxy_chain
 from harness import LOOPBACK, curl
-from vless_test import USER_BYTES, request, vless_inbound, vless_outbound
+from trojan_test import trojan_inbound, trojan_outbound
+from vless_test import request, vless_inbound, vless_outbound
 
 
-def mux_outbound(port):
-    outbound = vless_outbound(port)
+def mux_outbound(port, make=vless_outbound):
+    outbound = make(port)
     outbound["mux"] = {"enabled": True, "concurrency": 8}
     return outbound
 
@@ -126,6 +127,27 @@ class MuxServerTest(harness.IntegrationTest):
             self.assertEqual(harness.recv_exact(sock, 2), b"\x00\x00")
             self.assertEqual(harness.recv_until_closed(sock), (b"", True))
         self.assertTrue(self.server.alive())
+
+
+class TrojanMuxTest(harness.IntegrationTest):
+    """v2ray's Trojan outbound with mux names the target v1.mux.cool."""
+
+    def test_tcp_and_udp_from_v2ray_trojan_mux(self):
+        server_port = harness.free_port()
+        self.start_server(harness.base_config([trojan_inbound(server_port)]))
+        socks_port = harness.free_port(udp_too=True)
+        config = harness.base_config([harness.socks_inbound(socks_port, udp=True)],
+                                     [mux_outbound(server_port, trojan_outbound)])
+        self.start_server(config, name="v2ray-client", impl="v2ray")
+        origin = harness.http_origin(self.res)
+        for size in (100, 1 << 20):
+            self.assert_curl_ok(curl("--socks5-hostname", f"{LOOPBACK}:{socks_port}",
+                                     origin.url(f"/size/{size}", host="localhost"), timeout=20),
+                                b"x" * size)
+        udp_echo = harness.echo_server(self.res, "udp")
+        payloads = [b"ping over trojan mux udp", b"t" * 1000]
+        self.assertEqual(proxy_chain.socks_udp_round_trip(socks_port, udp_echo.port, payloads),
+                         payloads)
 
 
 if __name__ == "__main__":
