@@ -75,6 +75,11 @@ class SubStream final : public core::Stream {
   awaitable<std::error_code> write(std::span<const asio::const_buffer> buffers) override;
   awaitable<std::error_code> shutdown_send() override;
   void close() override;
+  // Closes without ever sending End: the peer reused the ID for a new session.
+  void abandon() {
+    end_sent_ = true;
+    close();
+  }
 
  private:
   Connection& connection_;

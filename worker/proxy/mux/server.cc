@@ -1,6 +1,10 @@
 #include "worker/proxy/mux/server.h"
 
 #include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -37,7 +41,8 @@ class Server {
         parent_(parent),
         dispatcher_(dispatcher),
         log_name_(log_name),
-        done_(stream.get_executor()) {}
+        done_(stream.get_executor()),
+        idle_timer_(stream.get_executor()) {}
 
   awaitable<void> run(std::span<const std::uint8_t> rest);
 
@@ -54,6 +59,9 @@ class Server {
   awaitable<void> serve_tcp(std::shared_ptr<SubStream> sub, core::Session session);
   awaitable<void> serve_udp_downlink(std::shared_ptr<UdpSession> udp);
   awaitable<void> send_end(std::uint16_t id, bool error);
+  // Closes the connection when it has had no session and no frame for connIdle (Xray
+  // drops an idle mux connection too, spec/mux.md §1 "Idle handling").
+  awaitable<void> watch_idle();
 
   Connection connection_;
   const core::Session& parent_;
@@ -66,6 +74,9 @@ class Server {
   std::map<std::uint16_t, std::shared_ptr<UdpSession>> udp_;
   int live_ = 0;  // spawned sessions still running
   Signal done_;
+  asio::steady_timer idle_timer_;
+  std::chrono::steady_clock::time_point last_frame_ = std::chrono::steady_clock::now();
+  bool stopping_ = false;
 };
 
 awaitable<bool> Server::fill(std::size_t want) {
@@ -213,6 +224,20 @@ awaitable<void> Server::serve_udp_downlink(std::shared_ptr<UdpSession> udp) {
             packets_down);
 }
 
+awaitable<void> Server::watch_idle() {
+  const auto limit = parent_.policy.conn_idle;
+  while (!stopping_) {
+    idle_timer_.expires_after(limit);
+    co_await idle_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    if (tcp_.empty() && udp_.empty() && std::chrono::steady_clock::now() - last_frame_ >= limit) {
+      log::debug(parent_.id, "{}: mux connection idle", log_name_);
+      connection_.close();
+      break;
+    }
+  }
+}
+
 awaitable<void> Server::handle_new(const Frame& frame) {
   const net::Destination& target = *frame.address;
   if (target.network == net::Network::kUdp) {
@@ -241,7 +266,7 @@ awaitable<void> Server::handle_new(const Frame& frame) {
     co_return;
   }
   auto sub = std::make_shared<SubStream>(connection_, frame.session_id);
-  if (auto old = tcp_.find(frame.session_id); old != tcp_.end()) old->second->close();
+  if (auto old = tcp_.find(frame.session_id); old != tcp_.end()) old->second->abandon();
   tcp_[frame.session_id] = sub;
   core::Session session = child_session(target);
   spawn([this, sub, session = std::move(session)]() mutable {
@@ -254,6 +279,7 @@ awaitable<void> Server::run(std::span<const std::uint8_t> rest) {
   std::memcpy(in_.data(), rest.data(), std::min(rest.size(), in_.capacity()));
   end_ = std::min(rest.size(), in_.capacity());
   std::string_view ended_by = "eof";
+  spawn([this]() { return watch_idle(); });
   for (;;) {
     auto parsed = parse_frame({in_.data() + begin_, end_ - begin_});
     if (!parsed) {
@@ -266,6 +292,7 @@ awaitable<void> Server::run(std::span<const std::uint8_t> rest) {
       continue;
     }
     begin_ += parsed->consumed;
+    last_frame_ = std::chrono::steady_clock::now();
     const Frame frame = std::move(parsed->value);
     const std::size_t data_size = frame.has_data() ? frame.data_size : 0;
     bool ok = true;
@@ -304,6 +331,8 @@ awaitable<void> Server::run(std::span<const std::uint8_t> rest) {
     if (!ok) break;
   }
   // The carrying stream is gone: end every session and wait for them.
+  stopping_ = true;
+  idle_timer_.cancel();
   connection_.close();
   for (auto& [id, sub] : tcp_) sub->close();
   for (auto& [id, udp] : udp_) {
