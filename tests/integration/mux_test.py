@@ -9,6 +9,7 @@ answered with End, and Keep for a never-opened session answered with End."""
 import socket
 import struct
 import threading
+import time
 
 import harness
 import proxy_chain
@@ -119,6 +120,45 @@ class MuxServerTest(harness.IntegrationTest):
             self.assertEqual(read_frame(sock), (0, 2, 1, b"\x02" + udp_target, b"xudp"))
             sock.sendall(frame(0, 2, 1, b"\x02" + udp_target, b"again"))
             self.assertEqual(read_frame(sock), (0, 2, 1, b"\x02" + udp_target, b"again"))
+
+    @harness.xsup_only("v2ray 4.34 has no XUDP")
+    def test_xudp_global_id_keeps_the_udp_port(self):
+        """spec/mux.md §3: a reconnect with the same Global ID within a minute reuses the
+        outbound UDP socket (the echo sees the same source port); another ID does not."""
+        reporter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.res.add(reporter.close)
+        reporter.bind((LOOPBACK, 0))
+        reporter.settimeout(0.2)
+        stop = threading.Event()
+
+        def report():  # answers each datagram with the port it came from
+            while not stop.is_set():
+                try:
+                    _, source = reporter.recvfrom(2048)
+                except OSError:
+                    continue
+                reporter.sendto(str(source[1]).encode(), source)
+
+        thread = threading.Thread(target=report, daemon=True)
+        thread.start()
+        self.res.add(lambda: (stop.set(), thread.join(timeout=5)))
+        target = struct.pack("!H", reporter.getsockname()[1]) + b"\x01" + socket.inet_aton(LOOPBACK)
+
+        def source_port(gid):
+            with harness.connect(self.server_port) as sock:
+                sock.sendall(request(3, 0) + frame(0, 1, 1, b"\x02" + target + gid, b"?"))
+                self.assertEqual(harness.recv_exact(sock, 2), b"\x00\x00")
+                session_id, status, _, _, data = read_frame(sock)
+                self.assertEqual((session_id, status), (0, 2))
+                return int(data)
+
+        first = source_port(b"\x11" * 8)
+        # The server parks the session once it has seen that connection end.
+        time.sleep(0.5)
+        self.assertEqual(source_port(b"\x11" * 8), first)
+        self.assertIn("xudp session to", self.server.log())
+        time.sleep(0.5)
+        self.assertNotEqual(source_port(b"\x22" * 8), first)
 
     @harness.xsup_only("xsup closes a mux connection on an unknown status")
     def test_bad_status_closes(self):

@@ -2,13 +2,17 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <variant>
 
 #include "shared/base/log.h"
 #include "worker/core/buffer_pool.h"
@@ -20,6 +24,7 @@ namespace xsup::worker::proxy::mux {
 namespace {
 
 using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;  // NOLINT: operator|| on awaitables
 
 // One UDP sub-session: datagrams both ways through a packet stream.
 struct UdpSession {
@@ -31,15 +36,24 @@ struct UdpSession {
   // plain datagrams.
   bool addressed = false;
   bool closed = false;
+  std::optional<GlobalId> global_id;
+  // Set when the connection ends under an XUDP session: its packet stream is parked for
+  // the next connection with the same Global ID instead of closed.
+  bool parking = false;
+  std::unique_ptr<Signal> stop;
 };
+
+// spec/mux.md §3: an XUDP session outlives its connection by one minute.
+constexpr std::chrono::seconds kXudpParkTime{60};
 
 class Server {
  public:
   Server(core::Stream& stream, const core::Session& parent, dispatch::Dispatcher& dispatcher,
-         std::string_view log_name)
+         XudpTable& xudp, std::string_view log_name)
       : connection_(stream),
         parent_(parent),
         dispatcher_(dispatcher),
+        xudp_(xudp),
         log_name_(log_name),
         done_(stream.get_executor()),
         idle_timer_(stream.get_executor()) {}
@@ -66,6 +80,7 @@ class Server {
   Connection connection_;
   const core::Session& parent_;
   dispatch::Dispatcher& dispatcher_;
+  XudpTable& xudp_;
   std::string_view log_name_;
   core::Buffer in_;
   std::size_t begin_ = 0;
@@ -199,9 +214,12 @@ awaitable<void> Server::serve_tcp(std::shared_ptr<SubStream> sub, core::Session 
 awaitable<void> Server::serve_udp_downlink(std::shared_ptr<UdpSession> udp) {
   core::Buffer buffer = core::BufferPool::local().acquire();
   std::uint64_t packets_down = 0;
-  while (!udp->closed) {
-    auto result = co_await udp->packets->receive(
-        asio::buffer(buffer.data(), std::min(buffer.capacity(), kMaxFrameData)));
+  const asio::mutable_buffer space =
+      asio::buffer(buffer.data(), std::min(buffer.capacity(), kMaxFrameData));
+  while (!udp->closed && !udp->parking) {
+    auto received = co_await (udp->packets->receive(space) || udp->stop->wait());
+    if (received.index() != 0) break;  // the connection ends
+    const core::PacketResult& result = std::get<0>(received);
     if (result.ec) break;
     Frame frame;
     frame.session_id = udp->id;
@@ -215,7 +233,11 @@ awaitable<void> Server::serve_udp_downlink(std::shared_ptr<UdpSession> udp) {
     if (co_await connection_.write_frame(frame, {buffer.data(), result.bytes})) break;
     ++packets_down;
   }
-  udp->packets->close();
+  if (udp->parking && udp->global_id) {
+    xudp_.park(*udp->global_id, std::move(udp->packets));
+  } else {
+    udp->packets->close();
+  }
   if (!udp->closed) co_await send_end(udp->id, false);
   udp->closed = true;
   auto it = udp_.find(udp->id);
@@ -245,16 +267,27 @@ awaitable<void> Server::handle_new(const Frame& frame) {
     udp->id = frame.session_id;
     udp->session = child_session(target);
     udp->addressed = frame.global_id.has_value() || frame.session_id == 0;
-    // Opened here, before the frame's datagram is passed on: the first datagram is
-    // often the only one (a DNS query).
-    auto opened = co_await dispatcher_.open_packets(udp->session);
-    if (!opened) {
-      log::info(udp->session.id, "{}: failed to open {}: {}", udp->session.outbound_tag,
-                target.to_string(), opened.error().message());
-      co_await send_end(frame.session_id, true);
-      co_return;
+    udp->global_id = frame.global_id;
+    udp->stop = std::make_unique<Signal>(connection_.get_executor());
+    if (frame.global_id) {
+      if (core::PacketStreamPtr packets = xudp_.take(*frame.global_id)) {
+        udp->packets = std::move(packets);
+        log::info(udp->session.id, "{}: mux: xudp session to {} reattached", log_name_,
+                  target.to_string());
+      }
     }
-    udp->packets = std::move(*opened);
+    if (udp->packets == nullptr) {
+      // Opened here, before the frame's datagram is passed on: the first datagram is
+      // often the only one (a DNS query).
+      auto opened = co_await dispatcher_.open_packets(udp->session);
+      if (!opened) {
+        log::info(udp->session.id, "{}: failed to open {}: {}", udp->session.outbound_tag,
+                  target.to_string(), opened.error().message());
+        co_await send_end(frame.session_id, true);
+        co_return;
+      }
+      udp->packets = std::move(*opened);
+    }
     if (auto old = udp_.find(frame.session_id); old != udp_.end()) {
       old->second->closed = true;
       old->second->packets->close();
@@ -336,8 +369,8 @@ awaitable<void> Server::run(std::span<const std::uint8_t> rest) {
   connection_.close();
   for (auto& [id, sub] : tcp_) sub->close();
   for (auto& [id, udp] : udp_) {
-    udp->closed = true;
-    udp->packets->close();
+    udp->parking = true;  // an XUDP session is parked, any other closed
+    udp->stop->notify();
   }
   tcp_.clear();
   udp_.clear();
@@ -347,14 +380,51 @@ awaitable<void> Server::run(std::span<const std::uint8_t> rest) {
 
 }  // namespace
 
+XudpTable::~XudpTable() {
+  for (auto& [id, entry] : entries_) entry.packets->close();
+}
+
+void XudpTable::sweep() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (now - it->second.parked_at >= kXudpParkTime) {
+      it->second.packets->close();
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+core::PacketStreamPtr XudpTable::take(const GlobalId& id) {
+  sweep();
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return nullptr;
+  core::PacketStreamPtr packets = std::move(it->second.packets);
+  entries_.erase(it);
+  return packets;
+}
+
+void XudpTable::park(const GlobalId& id, core::PacketStreamPtr packets) {
+  sweep();
+  if (auto old = entries_.find(id); old != entries_.end()) {
+    old->second.packets->close();
+    entries_.erase(old);
+  }
+  entries_.emplace(id, Entry{std::move(packets), std::chrono::steady_clock::now()});
+}
+
 bool is_mux_target(const net::Destination& target) {
   return !target.address.is_ip() && target.address.domain() == kMuxCoolDomain;
 }
 
 awaitable<void> serve(core::Stream& stream, const core::Session& parent,
-                      dispatch::Dispatcher& dispatcher, std::span<const std::uint8_t> rest,
-                      std::string_view log_name) {
-  Server server(stream, parent, dispatcher, log_name);
+                      dispatch::Dispatcher& dispatcher, XudpTable& xudp,
+                      std::span<const std::uint8_t> rest, std::string_view log_name) {
+  // The server waits for its sessions before it returns: a cancelled connection (a worker
+  // stop) must not unwind past them by throwing.
+  co_await asio::this_coro::throw_if_cancelled(false);
+  Server server(stream, parent, dispatcher, xudp, log_name);
   co_await server.run(rest);
 }
 

@@ -108,7 +108,7 @@ awaitable<void> TrojanInbound::serve(core::StreamPtr stream, core::Session sessi
   // spec/mux.md §2: an Xray client with mux names the Mux.Cool target.
   if (request.command != Command::kUdpAssociate && mux::is_mux_target(request.target)) {
     std::span<const std::uint8_t> rest(buffer.data() + consumed, filled - consumed);
-    co_await mux::serve(*stream, session, context_.dispatcher, rest, "trojan");
+    co_await mux::serve(*stream, session, context_.dispatcher, xudp_, rest, "trojan");
     co_return;
   }
   if (request.command == Command::kUdpAssociate) {

@@ -10,6 +10,7 @@
 #include "shared/config/model.h"
 #include "worker/proxy/fallback/table.h"
 #include "worker/proxy/inbound.h"
+#include "worker/proxy/mux/server.h"
 #include "worker/proxy/trojan/users.h"
 
 namespace xsup::worker::proxy::trojan {
@@ -33,6 +34,7 @@ class TrojanInbound final : public Inbound {
   const config::TrojanInbound& settings_;
   UserTablePtr users_;
   std::unique_ptr<fallback::FallbackTable> fallbacks_;  // null without fallbacks
+  mux::XudpTable xudp_;  // XUDP sessions parked between Mux.Cool connections
 };
 
 }  // namespace xsup::worker::proxy::trojan

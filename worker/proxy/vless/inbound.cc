@@ -144,7 +144,7 @@ awaitable<void> VlessInbound::serve(core::StreamPtr stream, core::Session sessio
   if (request.command == Command::kMux ||
       (request.command == Command::kTcp && mux::is_mux_target(request.target))) {
     std::span<const std::uint8_t> rest(buffer.data() + consumed, filled - consumed);
-    co_await mux::serve(*stream, session, context_.dispatcher, rest, "vless");
+    co_await mux::serve(*stream, session, context_.dispatcher, xudp_, rest, "vless");
     co_return;
   }
   if (request.command == Command::kUdp) {

@@ -13,6 +13,7 @@
 #include "shared/config/model.h"
 #include "worker/proxy/fallback/table.h"
 #include "worker/proxy/inbound.h"
+#include "worker/proxy/mux/server.h"
 #include "worker/proxy/vless/codec.h"
 #include "worker/proxy/vless/users.h"
 
@@ -37,6 +38,7 @@ class VlessInbound final : public Inbound {
   const config::VlessInbound& settings_;
   UserTablePtr users_;
   std::unique_ptr<fallback::FallbackTable> fallbacks_;  // null without fallbacks
+  mux::XudpTable xudp_;  // XUDP sessions parked between Mux.Cool connections
 };
 
 }  // namespace xsup::worker::proxy::vless
