@@ -124,7 +124,12 @@ class MuxServerTest(harness.IntegrationTest):
     @harness.xsup_only("v2ray 4.34 has no XUDP")
     def test_xudp_global_id_keeps_the_udp_port(self):
         """spec/mux.md §3: a reconnect with the same Global ID within a minute reuses the
-        outbound UDP socket (the echo sees the same source port); another ID does not."""
+        outbound UDP socket (the echo sees the same source port); another ID does not.
+        The table is per worker process: one worker here, so both connections meet it."""
+        port = harness.free_port()
+        config = harness.base_config([vless_inbound(port)])
+        config["xsup"] = {"workers": 1}
+        server = self.start_server(config, name="one-worker")
         reporter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.res.add(reporter.close)
         reporter.bind((LOOPBACK, 0))
@@ -145,7 +150,7 @@ class MuxServerTest(harness.IntegrationTest):
         target = struct.pack("!H", reporter.getsockname()[1]) + b"\x01" + socket.inet_aton(LOOPBACK)
 
         def source_port(gid):
-            with harness.connect(self.server_port) as sock:
+            with harness.connect(port) as sock:
                 sock.sendall(request(3, 0) + frame(0, 1, 1, b"\x02" + target + gid, b"?"))
                 self.assertEqual(harness.recv_exact(sock, 2), b"\x00\x00")
                 session_id, status, _, _, data = read_frame(sock)
@@ -156,7 +161,7 @@ class MuxServerTest(harness.IntegrationTest):
         # The server parks the session once it has seen that connection end.
         time.sleep(0.5)
         self.assertEqual(source_port(b"\x11" * 8), first)
-        self.assertIn("xudp session to", self.server.log())
+        self.assertIn("xudp session to", server.log())
         time.sleep(0.5)
         self.assertNotEqual(source_port(b"\x22" * 8), first)
 
