@@ -23,6 +23,10 @@ StreamSettings build_stream(const Value& value, bool inbound);
 // sniffing of an inbound.
 SniffingConfig build_sniffing(const Value& value);
 
+// settings of a shadowsocks inbound / outbound (shared/config/shadowsocks.cc).
+ShadowsocksInbound build_shadowsocks_inbound(Object& settings);
+ShadowsocksOutbound build_shadowsocks_outbound(Object& settings);
+
 void build_inbounds(const Value& value, Config& config);
 void build_outbounds(const Value& value, Config& config);
 // outbound_tags: every tag in the outbounds section, rejected outbounds included, so that

@@ -142,11 +142,28 @@ struct DokodemoInbound {
   std::uint32_t user_level = 0;
 };
 
-using InboundSettings = std::variant<SocksInbound, HttpInbound, DokodemoInbound>;
+// One Shadowsocks user (spec/shadowsocks.md): method is the canonical shadowsocks-libev
+// name ("aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305", "xchacha20-ietf-poly1305").
+struct ShadowsocksUser {
+  std::string method;
+  std::string password;
+  std::string email;
+  std::uint32_t level = 0;
+};
+
+// settings.method/password (one user) or settings.clients (each with its own method).
+struct ShadowsocksInbound {
+  std::vector<ShadowsocksUser> users;
+  bool tcp = true;  // settings.network, "tcp" when absent (Xray)
+  bool udp = false;
+};
+
+using InboundSettings =
+    std::variant<SocksInbound, HttpInbound, DokodemoInbound, ShadowsocksInbound>;
 
 struct InboundConfig {
   std::string tag;
-  std::string protocol;  // normalised: "socks", "http", "dokodemo-door" ("mixed" -> socks)
+  std::string protocol;  // normalised: "socks", "http", "dokodemo-door", "shadowsocks"
   std::string listen;    // IP literal; "" = 0.0.0.0
   net::PortList ports;   // at least one port
   InboundSettings settings;
@@ -179,8 +196,17 @@ struct HttpOutbound {
   std::vector<std::pair<std::string, std::string>> headers;  // sent with CONNECT
 };
 
-using OutboundSettings =
-    std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound, HttpOutbound>;
+struct ShadowsocksServer {
+  net::Destination address;
+  ShadowsocksUser user;
+};
+
+struct ShadowsocksOutbound {
+  std::vector<ShadowsocksServer> servers;  // the first one is used
+};
+
+using OutboundSettings = std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound,
+                                      HttpOutbound, ShadowsocksOutbound>;
 
 struct OutboundConfig {
   std::string tag;

@@ -11,6 +11,7 @@
 #include "worker/proxy/http/http.h"
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
+#include "worker/proxy/shadowsocks/shadowsocks.h"
 #include "worker/proxy/socks/socks.h"
 
 namespace xsup::worker::proxy {
@@ -30,6 +31,7 @@ constexpr InboundEntry kInbounds[] = {
     {"socks", socks::make_socks_inbound},
     {"http", http::make_http_inbound},
     {"dokodemo-door", dokodemo::make_inbound},
+    {"shadowsocks", shadowsocks::make_inbound},
 };
 
 constexpr OutboundEntry kOutbounds[] = {
@@ -37,6 +39,7 @@ constexpr OutboundEntry kOutbounds[] = {
     {"blackhole", blackhole::make_outbound},
     {"socks", socks::make_socks_outbound},
     {"http", http::make_http_outbound},
+    {"shadowsocks", shadowsocks::make_outbound},
 };
 
 }  // namespace
