@@ -143,10 +143,14 @@ struct DokodemoInbound {
 };
 
 // One Shadowsocks user (spec/shadowsocks.md): method is the canonical shadowsocks-libev
-// name ("aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305", "xchacha20-ietf-poly1305").
+// name ("aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305", "xchacha20-ietf-poly1305")
+// or a 2022 name ("2022-blake3-aes-128-gcm", ...).
 struct ShadowsocksUser {
   std::string method;
   std::string password;
+  // 2022: the password's base64 PSKs decoded (raw bytes, key-sized), iPSK first on a
+  // client; one uPSK (multi-user) or the PSK on a server.
+  std::vector<std::string> psks;
   std::string email;
   std::uint32_t level = 0;
 };
@@ -154,6 +158,8 @@ struct ShadowsocksUser {
 // settings.method/password (one user) or settings.clients (each with its own method).
 struct ShadowsocksInbound {
   std::vector<ShadowsocksUser> users;
+  // 2022 multi-user (AES methods): the server's iPSK (raw bytes); users carry uPSKs.
+  std::string identity_psk;
   bool tcp = true;  // settings.network, "tcp" when absent (Xray)
   bool udp = false;
 };

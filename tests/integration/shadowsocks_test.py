@@ -307,6 +307,85 @@ class LibevTest(harness.IntegrationTest):
                                  payload)
 
 
+def socks_echo_round_trip(socks_port, echo_port, payload):
+    """CONNECT through a SOCKS5 proxy to a TCP echo; sends payload, returns what came back."""
+    with harness.connect(socks_port, timeout=15) as sock:
+        sock.sendall(b"\x05\x01\x00")
+        if harness.recv_exact(sock, 2) != b"\x05\x00":
+            return None
+        sock.sendall(b"\x05\x01\x00" + harness.socks5_address(LOOPBACK, echo_port))
+        rep, _, _ = harness.read_socks5_reply(sock)
+        if rep != 0:
+            return None
+        sock.sendall(payload)
+        return harness.recv_exact(sock, len(payload), limit_seconds=15)
+
+
+def psk(size):
+    import base64
+    return base64.b64encode(os.urandom(size)).decode()
+
+
+SS2022 = [("2022-blake3-aes-128-gcm", 16), ("2022-blake3-aes-256-gcm", 32),
+          ("2022-blake3-chacha20-poly1305", 32)]
+
+
+@harness.xsup_only("no Debian peer speaks Shadowsocks 2022: xsup client <-> xsup server")
+class Shadowsocks2022Test(harness.IntegrationTest):
+    def setUp(self):
+        super().setUp()
+        self.origin = harness.http_origin(self.res)
+        self.tcp_echo = harness.echo_server(self.res, "tcp")
+        self.udp_echo = harness.echo_server(self.res, "udp")
+
+    def pair(self, inbound_settings, client_method, client_password):
+        server_port = harness.free_port(udp_too=True)
+        socks_port = harness.free_port(udp_too=True)
+        inbound = {"tag": "ss-in", "listen": LOOPBACK, "port": server_port,
+                   "protocol": "shadowsocks", "settings": dict(inbound_settings, network="tcp,udp")}
+        self.start_server(harness.base_config([inbound]), name="server")
+        self.start_server(client_config(socks_port, ss_outbound(server_port, client_method,
+                                                                client_password)),
+                          name="client")
+        return socks_port
+
+    def check(self, socks_port):
+        size = 1_000_000
+        result = curl("--socks5-hostname", f"{LOOPBACK}:{socks_port}",
+                      self.origin.url(f"/size/{size}", host="localhost"), timeout=20)
+        self.assert_curl_ok(result, b"x" * size)
+        upload = os.urandom(300_000)
+        self.assertEqual(socks_echo_round_trip(socks_port, self.tcp_echo.port, upload), upload)
+        payload = os.urandom(1200)
+        self.assertEqual(socks_udp_round_trip(socks_port, self.udp_echo.port, payload), payload)
+
+    def test_single_psk(self):
+        for method, size in SS2022:
+            with self.subTest(method=method):
+                key = psk(size)
+                self.check(self.pair({"method": method, "password": key}, method, key))
+
+    def test_identity_headers_pick_the_user(self):
+        for method, size in SS2022[:2]:
+            with self.subTest(method=method):
+                ipsk, first, second = psk(size), psk(size), psk(size)
+                settings = {"method": method, "password": ipsk,
+                            "clients": [{"password": first, "email": "a@test"},
+                                        {"password": second, "email": "b@test"}]}
+                self.check(self.pair(settings, method, f"{ipsk}:{second}"))
+
+    def test_wrong_psk_is_refused(self):
+        method, size = SS2022[0]
+        ipsk, user = psk(size), psk(size)
+        settings = {"method": method, "password": ipsk, "clients": [{"password": user}]}
+        socks_port = self.pair(settings, method, f"{ipsk}:{psk(size)}")
+        result = curl("--socks5-hostname", f"{LOOPBACK}:{socks_port}",
+                      self.origin.url("/size/10", host="localhost"), timeout=4)
+        self.assert_curl_fails(result)
+        self.assertEqual(self.origin.requests, [])
+        self.assertIsNone(socks_udp_round_trip(socks_port, self.udp_echo.port, b"x", attempts=2))
+
+
 @harness.xsup_only("probing resistance and the replay filter are xsup's contract")
 class ProbingTest(harness.IntegrationTest):
     def setUp(self):

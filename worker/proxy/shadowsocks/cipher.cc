@@ -8,6 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "worker/proxy/shadowsocks/blake3.h"
+
 namespace xsup::worker::proxy::shadowsocks {
 namespace {
 
@@ -16,6 +18,9 @@ constexpr MethodInfo kMethods[] = {
     {"aes-256-gcm", 32, 32, 12},
     {"chacha20-ietf-poly1305", 32, 32, 12},
     {"xchacha20-ietf-poly1305", 32, 32, 24},
+    {"2022-blake3-aes-128-gcm", 16, 16, 12},
+    {"2022-blake3-aes-256-gcm", 32, 32, 12},
+    {"2022-blake3-chacha20-poly1305", 32, 32, 12},
 };
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -28,11 +33,14 @@ bool iequals(std::string_view a, std::string_view b) {
 const EVP_CIPHER* evp_cipher(Method method) {
   switch (method) {
     case Method::kAes128Gcm:
+    case Method::k2022Aes128Gcm:
       return EVP_aes_128_gcm();
     case Method::kAes256Gcm:
+    case Method::k2022Aes256Gcm:
       return EVP_aes_256_gcm();
     case Method::kChacha20Poly1305:
     case Method::kXChacha20Poly1305:
+    case Method::k2022Chacha20Poly1305:
       return EVP_chacha20_poly1305();
   }
   return nullptr;
@@ -73,6 +81,9 @@ std::optional<Method> parse_method(std::string_view name) {
   if (iequals(name, "xchacha20-ietf-poly1305") || iequals(name, "xchacha20-poly1305")) {
     return Method::kXChacha20Poly1305;
   }
+  if (iequals(name, "2022-blake3-aes-128-gcm")) return Method::k2022Aes128Gcm;
+  if (iequals(name, "2022-blake3-aes-256-gcm")) return Method::k2022Aes256Gcm;
+  if (iequals(name, "2022-blake3-chacha20-poly1305")) return Method::k2022Chacha20Poly1305;
   return std::nullopt;
 }
 
@@ -123,6 +134,31 @@ Key session_subkey(std::span<const std::uint8_t> key, std::span<const std::uint8
     filled += take;
   }
   return out;
+}
+
+Key derive_session_key(Method method, std::span<const std::uint8_t> key,
+                       std::span<const std::uint8_t> salt) {
+  if (!is_2022(method)) return session_subkey(key, salt);
+  std::array<std::uint8_t, kMaxKeySize + kMaxSaltSize> material{};
+  std::memcpy(material.data(), key.data(), key.size());
+  std::memcpy(material.data() + key.size(), salt.data(), salt.size());
+  Key out{};
+  blake3_derive_key("shadowsocks 2022 session subkey", {material.data(), key.size() + salt.size()},
+                    {out.data(), key.size()});
+  return out;
+}
+
+bool aes_ecb_block(std::span<const std::uint8_t> key, const std::uint8_t in[16],
+                   std::uint8_t out[16], bool encrypt) {
+  const EVP_CIPHER* cipher = key.size() == 16 ? EVP_aes_128_ecb() : EVP_aes_256_ecb();
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == nullptr) return false;
+  int n = 0;
+  bool ok = EVP_CipherInit_ex(ctx, cipher, nullptr, key.data(), nullptr, encrypt ? 1 : 0) == 1;
+  ok = ok && EVP_CIPHER_CTX_set_padding(ctx, 0) == 1;
+  ok = ok && EVP_CipherUpdate(ctx, out, &n, in, 16) == 1 && n == 16;
+  EVP_CIPHER_CTX_free(ctx);
+  return ok;
 }
 
 std::array<std::uint8_t, 32> hchacha20(std::span<const std::uint8_t, 32> key,
@@ -184,6 +220,11 @@ bool Aead::start_operation() {
     return EVP_CipherInit_ex(ctx_, nullptr, nullptr, subkey.data(), iv.data(), -1) == 1;
   }
   return EVP_CipherInit_ex(ctx_, nullptr, nullptr, nullptr, nonce_.data(), -1) == 1;
+}
+
+void Aead::set_nonce(std::span<const std::uint8_t> nonce) {
+  nonce_.fill(0);
+  std::memcpy(nonce_.data(), nonce.data(), std::min(nonce.size(), nonce_.size()));
 }
 
 void Aead::advance_nonce() {

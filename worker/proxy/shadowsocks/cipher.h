@@ -20,7 +20,16 @@ enum class Method : std::uint8_t {
   kAes256Gcm,
   kChacha20Poly1305,
   kXChacha20Poly1305,
+  // Shadowsocks 2022 (spec/shadowsocks.md Part B): BLAKE3 session keys from a PSK.
+  k2022Aes128Gcm,
+  k2022Aes256Gcm,
+  k2022Chacha20Poly1305,
 };
+
+inline bool is_2022(Method method) {
+  return method == Method::k2022Aes128Gcm || method == Method::k2022Aes256Gcm ||
+         method == Method::k2022Chacha20Poly1305;
+}
 
 // spec/shadowsocks.md A.1.
 struct MethodInfo {
@@ -47,6 +56,15 @@ using Key = std::array<std::uint8_t, kMaxKeySize>;
 Key password_key(std::string_view password, std::size_t size);
 // HKDF-SHA1(IKM = key, salt, info = "ss-subkey"), key-sized (A.2).
 Key session_subkey(std::span<const std::uint8_t> key, std::span<const std::uint8_t> salt);
+// The session key of one direction: session_subkey for AEAD-2017, BLAKE3
+// derive_key("shadowsocks 2022 session subkey", PSK || salt) for 2022 (B.1).
+Key derive_session_key(Method method, std::span<const std::uint8_t> key,
+                       std::span<const std::uint8_t> salt);
+
+// One AES block (AES-128 or AES-256 by key size) in ECB mode: 2022's identity headers and
+// UDP separate headers (B.4, B.5). False when OpenSSL fails.
+bool aes_ecb_block(std::span<const std::uint8_t> key, const std::uint8_t in[16],
+                   std::uint8_t out[16], bool encrypt);
 
 // HChaCha20 (draft-irtf-cfrg-xchacha §2.2): a 32-byte subkey from a key and 16 nonce bytes.
 std::array<std::uint8_t, 32> hchacha20(std::span<const std::uint8_t, 32> key,
@@ -68,6 +86,8 @@ class Aead {
 
   // False when OpenSSL could not set the cipher up (out of memory): the session must end.
   bool ok() const { return ctx_ != nullptr; }
+  // Sets the nonce of the next operation (2022 UDP: from the packet header).
+  void set_nonce(std::span<const std::uint8_t> nonce);
 
   // Encrypts `in` into `out` (the same size; they may be the same bytes) and writes the
   // tag to `tag`.

@@ -125,14 +125,26 @@ Expected<Parsed<std::span<std::uint8_t>>> ChunkOpener::next(std::span<std::uint8
     pending_ = length;
   }
   const std::size_t length = *pending_;
-  const std::size_t total = kLengthBlockSize + length + kTagSize;
+  const std::size_t head = bare_ ? 0 : kLengthBlockSize;
+  const std::size_t total = head + length + kTagSize;
   if (in.size() < total) return Error(Errc::kNeedMore);
-  std::span<std::uint8_t> payload = in.subspan(kLengthBlockSize, length);
+  std::span<std::uint8_t> payload = in.subspan(head, length);
   if (!aead_.open(payload, payload.data(), tag_at(payload.data() + length))) {
     return Error(Errc::kProtocol, "bad chunk payload tag");
   }
   pending_.reset();
+  bare_ = false;
   return Parsed<std::span<std::uint8_t>>{payload, total};
+}
+
+Expected<Parsed<std::span<std::uint8_t>>> ChunkOpener::open_block(std::span<std::uint8_t> in,
+                                                                  std::size_t size) {
+  if (in.size() < size + kTagSize) return Error(Errc::kNeedMore);
+  std::span<std::uint8_t> block = in.first(size);
+  if (!aead_.open(block, block.data(), tag_at(block.data() + size))) {
+    return Error(Errc::kProtocol, "bad header tag");
+  }
+  return Parsed<std::span<std::uint8_t>>{block, size + kTagSize};
 }
 
 bool first_chunk_opens(Method method, std::span<const std::uint8_t> subkey,

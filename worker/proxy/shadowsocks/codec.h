@@ -61,14 +61,26 @@ class ChunkOpener {
   // How many bytes the chunk being read needs in all (a length block, or the whole chunk
   // once the length is known).
   std::size_t wanted() const {
-    return pending_ ? kLengthBlockSize + *pending_ + kTagSize : kLengthBlockSize;
+    if (!pending_) return kLengthBlockSize;
+    return (bare_ ? 0 : kLengthBlockSize) + *pending_ + kTagSize;
   }
   bool ok() const { return aead_.ok(); }
+
+  // 2022 headers (B.2, B.3): opens exactly `size` plaintext bytes and their tag at the
+  // start of `in`, in place, with the next nonce. kNeedMore until they are there.
+  Expected<Parsed<std::span<std::uint8_t>>> open_block(std::span<std::uint8_t> in,
+                                                       std::size_t size);
+  // 2022 (B.3): the next unit is a payload of `size` bytes with no length block in front.
+  void expect_payload(std::size_t size) {
+    pending_ = size;
+    bare_ = true;
+  }
 
  private:
   Aead aead_;
   std::size_t max_payload_;
   std::optional<std::size_t> pending_;  // the length of a chunk whose payload is incomplete
+  bool bare_ = false;                   // pending_ has no length block in front
 };
 
 // Tries the first length block of a stream with `subkey`, on a copy: true when it opens.

@@ -38,10 +38,15 @@ class ShadowsocksInbound final : public Inbound {
   awaitable<void> reject(core::Stream& stream, const core::Session& session,
                          std::string_view reason);
 
+  // Shadowsocks 2022 (spec/shadowsocks.md B.2, B.4).
+  awaitable<void> serve_2022(core::StreamPtr stream, core::Session session, UserTablePtr users);
+  awaitable<void> serve_udp_2022(asio::ip::udp::socket& socket);
+
   InboundContext context_;
   const config::ShadowsocksInbound& settings_;
   UserTablePtr users_;
   std::shared_ptr<SaltFilter> salts_;
+  std::shared_ptr<SaltFilter> salts_2022_;
   std::uint64_t users_generation_ = 0;
 };
 

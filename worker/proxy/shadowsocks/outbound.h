@@ -15,6 +15,8 @@ class ShadowsocksOutbound final : public Outbound {
   awaitable<Expected<core::PacketStreamPtr>> open_packets(core::Session& session) override;
 
  private:
+  awaitable<Expected<core::StreamPtr>> connect_2022(core::Session& session);
+
   const config::ShadowsocksOutbound& settings_;
 };
 

@@ -17,11 +17,22 @@ bool SaltFilter::contains(std::span<const std::uint8_t> salt) const {
 
 bool SaltFilter::insert(std::span<const std::uint8_t> salt) {
   const Fingerprint f = fingerprint(salt);
+  if (lifetime_.count() > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - generation_start_ >= lifetime_) {
+      // Two lifetimes without a salt: the previous generation is too old to keep either.
+      previous_ =
+          now - generation_start_ >= 2 * lifetime_ ? decltype(current_){} : std::move(current_);
+      current_ = {};
+      generation_start_ = now;
+    }
+  }
   if (previous_.contains(f)) return false;
   if (!current_.insert(f).second) return false;
   if (current_.size() >= generation_size_) {
     previous_ = std::move(current_);
     current_ = {};
+    generation_start_ = std::chrono::steady_clock::now();
   }
   return true;
 }

@@ -7,6 +7,7 @@
 // process is not seen (the kernel spreads connections over workers).
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -20,6 +21,11 @@ class SaltFilter {
   // About 40 bytes a salt: two generations of 64 Ki salts stay under 6 MB.
   explicit SaltFilter(std::size_t generation_size = 64 * 1024)
       : generation_size_(generation_size) {}
+  // Shadowsocks 2022 (B.2: "not seen in the last 60 s"): a generation also ends when it is
+  // `lifetime` old, so a salt is remembered for lifetime..2*lifetime unless more than
+  // `generation_size` arrive within one lifetime.
+  SaltFilter(std::size_t generation_size, std::chrono::seconds lifetime)
+      : generation_size_(generation_size), lifetime_(lifetime) {}
 
   // True when `salt` is new (it is remembered from now on); false for a replay.
   bool insert(std::span<const std::uint8_t> salt);
@@ -38,6 +44,8 @@ class SaltFilter {
   static Fingerprint fingerprint(std::span<const std::uint8_t> salt);
 
   std::size_t generation_size_;
+  std::chrono::seconds lifetime_{0};
+  std::chrono::steady_clock::time_point generation_start_ = std::chrono::steady_clock::now();
   std::unordered_set<Fingerprint, Hash> current_;
   std::unordered_set<Fingerprint, Hash> previous_;
 };

@@ -1,22 +1,42 @@
 #include "worker/proxy/shadowsocks/users.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "worker/proxy/shadowsocks/codec.h"
+#include "worker/proxy/shadowsocks/codec2022.h"
 
 namespace xsup::worker::proxy::shadowsocks {
 
-UserTable::UserTable(const std::vector<UserEntry>& entries) {
+UserTable::UserTable(const std::vector<UserEntry>& entries, const std::string& identity_psk) {
   users_.reserve(entries.size());
+  if (!identity_psk.empty()) {
+    Key k{};
+    std::memcpy(k.data(), identity_psk.data(), std::min(identity_psk.size(), k.size()));
+    identity_psk_ = k;
+  }
   for (const auto& entry : entries) {
     User user;
     user.email = entry.email;
     user.level = entry.level;
     user.method = entry.method;
-    user.key = password_key(entry.password, info(entry.method).key_size);
+    if (shadowsocks::is_2022(entry.method)) {
+      std::memcpy(user.key.data(), entry.psk.data(), std::min(entry.psk.size(), user.key.size()));
+      user.psk_hash = psk_hash(user.master_key());
+      by_psk_hash_.emplace(
+          std::string(reinterpret_cast<const char*>(user.psk_hash.data()), user.psk_hash.size()),
+          static_cast<int>(users_.size()));
+    } else {
+      user.key = password_key(entry.password, info(entry.method).key_size);
+    }
     max_probe_size_ = std::max(max_probe_size_, info(entry.method).salt_size + kLengthBlockSize);
     users_.push_back(std::move(user));
   }
+}
+
+int UserTable::find_by_psk_hash(std::span<const std::uint8_t, 16> hash) const {
+  auto it = by_psk_hash_.find(std::string(reinterpret_cast<const char*>(hash.data()), hash.size()));
+  return it == by_psk_hash_.end() ? -1 : it->second;
 }
 
 int UserTable::match_stream(std::span<const std::uint8_t> first, std::vector<bool>& tried) const {

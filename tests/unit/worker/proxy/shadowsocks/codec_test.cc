@@ -167,9 +167,9 @@ TEST(ShadowsocksCodec, AddressRoundTrip) {
 
 TEST(ShadowsocksUsers, MatchesTheUserWhoseKeyOpens) {
   std::vector<UserEntry> entries{
-      {"a@x", "wrong", Method::kAes256Gcm, 0},
-      {"b@x", "password", Method::kChacha20Poly1305, 0},
-      {"c@x", "password", Method::kAes128Gcm, 1},
+      {"a@x", "wrong", "", Method::kAes256Gcm, 0},
+      {"b@x", "password", "", Method::kChacha20Poly1305, 0},
+      {"c@x", "password", "", Method::kAes128Gcm, 1},
   };
   UserTable table(entries);
   EXPECT_EQ(table.max_probe_size(), 32 + kLengthBlockSize);
