@@ -343,10 +343,10 @@ class Shadowsocks2022Test(harness.IntegrationTest):
         socks_port = harness.free_port(udp_too=True)
         inbound = {"tag": "ss-in", "listen": LOOPBACK, "port": server_port,
                    "protocol": "shadowsocks", "settings": dict(inbound_settings, network="tcp,udp")}
-        self.start_server(harness.base_config([inbound]), name="server")
-        self.start_server(client_config(socks_port, ss_outbound(server_port, client_method,
-                                                                client_password)),
-                          name="client")
+        self.server = self.start_server(harness.base_config([inbound]), name="server")
+        self.client = self.start_server(
+            client_config(socks_port, ss_outbound(server_port, client_method, client_password)),
+            name="client")
         return socks_port
 
     def check(self, socks_port):
@@ -355,7 +355,15 @@ class Shadowsocks2022Test(harness.IntegrationTest):
                       self.origin.url(f"/size/{size}", host="localhost"), timeout=20)
         self.assert_curl_ok(result, b"x" * size)
         upload = os.urandom(300_000)
-        self.assertEqual(socks_echo_round_trip(socks_port, self.tcp_echo.port, upload), upload)
+        try:
+            echoed = socks_echo_round_trip(socks_port, self.tcp_echo.port, upload)
+        except OSError:
+            echoed = None
+        if echoed != upload:
+            # subTest failures do not reach the harness's log dump: print the logs here.
+            print(f"\n--- server log ---\n{self.server.log()[-6000:]}\n--- client log ---\n"
+                  f"{self.client.log()[-6000:]}")
+        self.assertEqual(echoed, upload)
         payload = os.urandom(1200)
         self.assertEqual(socks_udp_round_trip(socks_port, self.udp_echo.port, payload), payload)
 

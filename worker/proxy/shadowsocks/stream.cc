@@ -33,7 +33,7 @@ AeadStream::AeadStream(core::StreamPtr inner, Options options)
   std::memcpy(request_salt_.data(), options.request_salt.data(),
               std::min(options.request_salt.size(), request_salt_.size()));
   response_header_pending_ = is_2022(method_) && !server_;
-  if (!options.received.empty() && acquire_rx()) {
+  if (!options.received.empty() && acquire_rx(options.received.size())) {
     const std::size_t n = std::min(options.received.size(), rx_capacity_);
     std::memcpy(rx_, options.received.data(), n);
     rx_end_ = n;
@@ -52,12 +52,13 @@ AeadStream::AeadStream(core::StreamPtr inner, Method method, std::span<const std
                                            .request_salt = {},
                                            .own_salts = std::move(own_salts)}) {}
 
-bool AeadStream::acquire_rx() {
+bool AeadStream::acquire_rx(std::size_t at_least) {
   if (rx_ != nullptr) return true;
   if (is_2022(method_)) {
-    rx_owned_ = std::make_unique<std::uint8_t[]>(kRxSize2022);
+    // A server's handshake may have read past its headers more than one chunk holds.
+    rx_capacity_ = std::max(kRxSize2022, at_least);
+    rx_owned_ = std::make_unique<std::uint8_t[]>(rx_capacity_);
     rx_ = rx_owned_.get();
-    rx_capacity_ = kRxSize2022;
   } else {
     rx_pooled_ = core::BufferPool::local().acquire();
     rx_ = rx_pooled_.data();

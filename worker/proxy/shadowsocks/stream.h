@@ -70,7 +70,8 @@ class AeadStream final : public core::Stream {
   bool start_reading();
   // 2022 client: opens and checks the response header once it is buffered.
   Expected<bool> read_response_header();
-  bool acquire_rx();
+  // A read buffer of at least `at_least` bytes (2022; pooled buffers have their size).
+  bool acquire_rx(std::size_t at_least = 0);
   void release_rx_if_idle();
 
   core::StreamPtr inner_;
