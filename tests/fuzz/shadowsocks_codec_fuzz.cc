@@ -1,7 +1,7 @@
-// libFuzzer target for worker/proxy/shadowsocks/codec: the address parser and the chunk
-// opener must be total on any input (kNeedMore for a prefix, kProtocol otherwise, never
-// more than they were given), and chunks sealed from fuzzed plaintext cut at fuzzed points
-// must open back to the same bytes.
+// libFuzzer target for worker/proxy/shadowsocks/codec and codec2022: the address parser,
+// the 2022 header parsers and the chunk opener must be total on any input (kNeedMore for a
+// prefix, kProtocol otherwise, never more than they were given), and chunks sealed from
+// fuzzed plaintext cut at fuzzed points must open back to the same bytes.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "worker/proxy/shadowsocks/codec.h"
+#include "worker/proxy/shadowsocks/codec2022.h"
 
 namespace ss = xsup::worker::proxy::shadowsocks;
 
@@ -85,12 +86,30 @@ void fuzz_round_trip(std::span<const std::uint8_t> in, ss::Method method) {
   check(begin == wire.size() && out == plain);
 }
 
+// The 2022 header parsers on raw plaintext: total, and never past the input.
+void fuzz_2022(std::span<const std::uint8_t> in) {
+  const std::int64_t now = 1700000000;
+  (void)ss::parse_fixed_request(in, now);
+  if (auto var = ss::parse_variable_request(in)) check(var->payload_offset <= in.size());
+  for (std::uint8_t type : {ss::kTypeClient, ss::kTypeServer}) {
+    if (auto main = ss::parse_udp_main_header(in, type, now)) {
+      check(main->payload_offset <= in.size());
+    }
+  }
+  if (in.size() >= 8) (void)ss::parse_fixed_response(in, now, in.first(8));
+  ss::PacketWindow window;
+  for (std::size_t i = 0; i + 8 <= in.size() && i < 512; i += 8) {
+    (void)window.accept(ss::get_u64(in.data() + i));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::span<const std::uint8_t> in(data, size);
   fuzz_address(in);
-  const auto method = static_cast<ss::Method>(size > 0 ? data[0] % 4 : 0);
+  fuzz_2022(in);
+  const auto method = static_cast<ss::Method>(size > 0 ? data[0] % 7 : 0);
   fuzz_opener(in, method);
   if (size < 4096) fuzz_round_trip(in, method);
   std::vector<std::uint8_t> out(size);
