@@ -287,7 +287,8 @@ awaitable<void> ShadowsocksInbound::serve_udp(asio::ip::udp::socket& socket) {
               out = large.get();
             }
             encode_address(from.address, from.port, {out + m.salt_size, header});
-            std::memcpy(out + m.salt_size + header, payload.data(), payload.size());
+            if (!payload.empty())
+              std::memcpy(out + m.salt_size + header, payload.data(), payload.size());
             const std::size_t sealed =
                 seal_packet(method, {key.data(), m.key_size}, {out, size}, header + payload.size());
             if (sealed == 0) co_return;
@@ -565,7 +566,7 @@ awaitable<void> ShadowsocksInbound::serve_udp_2022(asio::ip::udp::socket& socket
                 encode_udp_main_header(kTypeServer, static_cast<std::uint64_t>(unix_now()),
                                        c.client_session_id, 0, from, {out + prefix, header});
             if (h == 0) co_return;
-            std::memcpy(out + prefix + h, payload.data(), payload.size());
+            if (!payload.empty()) std::memcpy(out + prefix + h, payload.data(), payload.size());
             const UdpPacketHeader sep{c.server_session_id, c.next_packet_id++};
             const Key keys[1] = {psk};
             const std::size_t sealed =

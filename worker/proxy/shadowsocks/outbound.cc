@@ -67,7 +67,7 @@ class ShadowsocksPacketStream final : public core::PacketStream {
       out = large.get();
     }
     encode_address(to.address, to.port, {out + m.salt_size, header});
-    std::memcpy(out + m.salt_size + header, payload.data(), payload.size());
+    if (!payload.empty()) std::memcpy(out + m.salt_size + header, payload.data(), payload.size());
     const std::size_t sealed =
         seal_packet(method_, {key_.data(), m.key_size}, {out, size}, header + payload.size());
     if (sealed == 0) co_return base::make_error_code(Errc::kProtocol);
@@ -184,7 +184,7 @@ class Shadowsocks2022PacketStream final : public core::PacketStream {
         encode_udp_main_header(kTypeClient, static_cast<std::uint64_t>(unix_now()), 0, padding, to,
                                {out + prefix, header});
     if (h == 0) co_return base::make_error_code(Errc::kProtocol);
-    std::memcpy(out + prefix + h, payload.data(), payload.size());
+    if (!payload.empty()) std::memcpy(out + prefix + h, payload.data(), payload.size());
     const UdpPacketHeader sep{session_id_, packet_id_++};
     const std::size_t sealed = seal_udp_packet(method_, psks_, {key_.data(), m.key_size}, sep,
                                                {out, size}, h + payload.size());

@@ -29,9 +29,13 @@ AeadStream::AeadStream(core::StreamPtr inner, Options options)
       server_(options.server),
       opener_(std::move(options.opener)),
       sealer_(std::move(options.sealer)) {
-  std::memcpy(key_.data(), options.key.data(), std::min(options.key.size(), key_.size()));
-  std::memcpy(request_salt_.data(), options.request_salt.data(),
-              std::min(options.request_salt.size(), request_salt_.size()));
+  if (!options.key.empty()) {
+    std::memcpy(key_.data(), options.key.data(), std::min(options.key.size(), key_.size()));
+  }
+  if (!options.request_salt.empty()) {
+    std::memcpy(request_salt_.data(), options.request_salt.data(),
+                std::min(options.request_salt.size(), request_salt_.size()));
+  }
   response_header_pending_ = is_2022(method_) && !server_;
   if (!options.received.empty() && acquire_rx(options.received.size())) {
     const std::size_t n = std::min(options.received.size(), rx_capacity_);
@@ -190,7 +194,7 @@ awaitable<std::error_code> AeadStream::write(std::span<const asio::const_buffer>
     while (copied < max && index < buffers.size()) {
       const auto& b = buffers[index];
       const std::size_t n = std::min(max - copied, b.size() - offset);
-      std::memcpy(out + copied, static_cast<const std::uint8_t*>(b.data()) + offset, n);
+      if (n > 0) std::memcpy(out + copied, static_cast<const std::uint8_t*>(b.data()) + offset, n);
       copied += n;
       offset += n;
       if (offset == b.size()) {
