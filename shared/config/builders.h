@@ -23,6 +23,11 @@ StreamSettings build_stream(const Value& value, bool inbound);
 // sniffing of an inbound.
 SniffingConfig build_sniffing(const Value& value);
 
+// VMess inbound settings / outbound settings (shared/config/vmess.cc); nullopt after an
+// error.
+VmessInbound build_vmess_inbound(Object& settings);
+std::optional<VmessOutbound> build_vmess_outbound(Object& settings);
+
 void build_inbounds(const Value& value, Config& config);
 void build_outbounds(const Value& value, Config& config);
 // outbound_tags: every tag in the outbounds section, rejected outbounds included, so that

@@ -1,5 +1,5 @@
-// inbounds[] (spec/config.md §1, seeds/socks-http.md): socks/mixed, http and
-// dokodemo-door/tunnel run today; other Xray protocols are recognised and rejected.
+// inbounds[] (spec/config.md §1, seeds/socks-http.md): socks/mixed, http,
+// dokodemo-door/tunnel and vmess run today; other Xray protocols are recognised and rejected.
 
 #include <fmt/format.h>
 
@@ -13,9 +13,9 @@ namespace xsup::config {
 namespace {
 
 // Xray protocols whose inbound side has not landed in xsup.
-constexpr std::array<std::string_view, 10> kKnownInbounds{
-    "vless",     "vmess",    "trojan",    "shadowsocks", "tun",
-    "wireguard", "hysteria", "hysteria2", "loopback",    "dns"};
+constexpr std::array<std::string_view, 9> kKnownInbounds{"vless",     "trojan",    "shadowsocks",
+                                                         "tun",       "wireguard", "hysteria",
+                                                         "hysteria2", "loopback",  "dns"};
 
 std::vector<Account> read_accounts(const Value& value, std::uint32_t level) {
   std::vector<Account> out;
@@ -185,6 +185,9 @@ void build_inbounds(const Value& value, Config& config) {
     } else if (name == "dokodemo-door" || name == "tunnel") {
       ic.protocol = "dokodemo-door";
       supported = true;
+    } else if (name == "vmess") {
+      ic.protocol = "vmess";
+      supported = true;
     } else if (protocol.json().is_string()) {
       bool known = false;
       for (auto k : kKnownInbounds) known = known || name == k;
@@ -222,6 +225,8 @@ void build_inbounds(const Value& value, Config& config) {
       ic.settings = build_socks(settings);
     } else if (supported && ic.protocol == "http") {
       ic.settings = build_http(settings);
+    } else if (supported && ic.protocol == "vmess") {
+      ic.settings = build_vmess_inbound(settings);
     } else if (supported) {
       ic.settings = build_dokodemo(settings, name == "tunnel");
     } else {

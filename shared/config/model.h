@@ -3,6 +3,7 @@
 // and validation. Only what xsup runs is modelled in detail; every other field is either
 // validated and rejected as "not supported yet" by the loader, or warned about as unknown.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -142,7 +143,24 @@ struct DokodemoInbound {
   std::uint32_t user_level = 0;
 };
 
-using InboundSettings = std::variant<SocksInbound, HttpInbound, DokodemoInbound>;
+// A VMess user (spec/vmess.md §1): `id` is the UUID, raw (a 1–30 byte alias already mapped).
+struct VmessUser {
+  std::array<std::uint8_t, 16> id{};
+  std::uint32_t level = 0;
+  std::string email;
+};
+
+// The body security a VMess client asks for (spec/vmess.md §4). kAuto is resolved when the
+// outbound starts: AES-128-GCM with AES hardware, else ChaCha20-Poly1305.
+enum class VmessSecurity { kAes128Gcm, kChacha20Poly1305, kAuto, kNone, kZero };
+
+struct VmessInbound {
+  std::vector<VmessUser> clients;
+  // xsup's switch for security none/zero clients (removed from Xray v26.7).
+  bool legacy_security = false;
+};
+
+using InboundSettings = std::variant<SocksInbound, HttpInbound, DokodemoInbound, VmessInbound>;
 
 struct InboundConfig {
   std::string tag;
@@ -179,8 +197,22 @@ struct HttpOutbound {
   std::vector<std::pair<std::string, std::string>> headers;  // sent with CONNECT
 };
 
+struct VmessOutboundUser {
+  VmessUser user;
+  VmessSecurity security = VmessSecurity::kAuto;
+};
+
+struct VmessServer {
+  net::Destination address;  // network tcp
+  std::vector<VmessOutboundUser> users;
+};
+
+struct VmessOutbound {
+  std::vector<VmessServer> vnext;
+};
+
 using OutboundSettings =
-    std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound, HttpOutbound>;
+    std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound, HttpOutbound, VmessOutbound>;
 
 struct OutboundConfig {
   std::string tag;

@@ -12,6 +12,7 @@
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
 #include "worker/proxy/socks/socks.h"
+#include "worker/proxy/vmess/vmess.h"
 
 namespace xsup::worker::proxy {
 namespace {
@@ -30,6 +31,7 @@ constexpr InboundEntry kInbounds[] = {
     {"socks", socks::make_socks_inbound},
     {"http", http::make_http_inbound},
     {"dokodemo-door", dokodemo::make_inbound},
+    {"vmess", vmess::make_vmess_inbound},
 };
 
 constexpr OutboundEntry kOutbounds[] = {
