@@ -138,6 +138,36 @@ class V2rayClientTest(ChainMixin, harness.IntegrationTest):
         self.check_tcp()
 
 
+class V2rayServerTest(ChainMixin, harness.IntegrationTest):
+    """xsup is the VMess client, v2ray 4.34 the VMess server."""
+
+    def setUp(self):
+        super().setUp()
+        self.origin = harness.http_origin(self.res)
+        self.udp_echo = harness.echo_server(self.res, "udp")
+
+    def start_chain(self, security, legacy=False):
+        server_port = harness.free_port()
+        self.proxy_port = harness.free_port(udp_too=True)
+        server = harness.base_config([vmess_inbound(server_port)])
+        self.v2ray = self.start_server(server, name="v2ray-server", impl="v2ray")
+        client = harness.base_config(
+            [harness.socks_inbound(self.proxy_port, udp=True, tag="client-in")],
+            [vmess_outbound(server_port, security, legacy=legacy)])
+        self.client = self.start_server(client, name="client")
+
+    def test_tcp(self):
+        for security in SECURITIES:
+            with self.subTest(security=security):
+                self.start_chain(security)
+                self.check_tcp()
+
+    @harness.xsup_only()
+    def test_legacy_none_with_the_switch(self):
+        self.start_chain("none", legacy=True)
+        self.check_tcp()
+
+
 # ---- a minimal VMess client for crafted requests (spec/vmess.md §1–§3) -------------------
 
 try:

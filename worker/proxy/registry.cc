@@ -39,6 +39,7 @@ constexpr OutboundEntry kOutbounds[] = {
     {"blackhole", blackhole::make_outbound},
     {"socks", socks::make_socks_outbound},
     {"http", http::make_http_outbound},
+    {"vmess", vmess::make_vmess_outbound},
 };
 
 }  // namespace
