@@ -126,6 +126,12 @@ class V2rayClientTest(ChainMixin, harness.IntegrationTest):
                 log = self.server.log()
                 self.assertIn(EMAIL, log, "the access log names the VMess user")
 
+    def test_udp(self):
+        for security in SECURITIES:
+            with self.subTest(security=security):
+                self.start_chain(security)
+                self.check_udp()
+
     @harness.xsup_only()
     def test_security_none_needs_the_legacy_switch(self):
         self.start_chain("none")
@@ -136,6 +142,7 @@ class V2rayClientTest(ChainMixin, harness.IntegrationTest):
             lambda: "security none refused (set settings.legacySecurity" in self.server.log(), 5))
         self.start_chain("none", legacy=True)
         self.check_tcp()
+        self.check_udp()
 
 
 class V2rayServerTest(ChainMixin, harness.IntegrationTest):
@@ -162,10 +169,17 @@ class V2rayServerTest(ChainMixin, harness.IntegrationTest):
                 self.start_chain(security)
                 self.check_tcp()
 
+    def test_udp(self):
+        for security in SECURITIES:
+            with self.subTest(security=security):
+                self.start_chain(security)
+                self.check_udp()
+
     @harness.xsup_only()
     def test_legacy_none_with_the_switch(self):
         self.start_chain("none", legacy=True)
         self.check_tcp()
+        self.check_udp()
 
 
 # ---- a minimal VMess client for crafted requests (spec/vmess.md §1–§3) -------------------
