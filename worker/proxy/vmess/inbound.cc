@@ -29,7 +29,7 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kAuthIdMemory{120};
 constexpr std::chrono::seconds kSessionMemory{180};
 // The drain after a failed authentication (as Xray's behaviour-seeded drainer): read a
-// random 54..3319 bytes, for at most a random 2..6 seconds, then close.
+// random 54..3319 further bytes, for at most a random 2..6 seconds, then close.
 constexpr std::size_t kDrainMinBytes = 16 + 38;
 constexpr std::size_t kDrainSpreadBytes = 3266;
 constexpr int kDrainMinSeconds = 2;
@@ -170,7 +170,7 @@ awaitable<void> VmessInbound::serve(core::StreamPtr stream, core::Session sessio
     }
   }
   if (!failure.empty()) {
-    if (reject(failure, true)) co_await drain(*stream, filled);
+    if (reject(failure, true)) co_await drain(*stream);
     stream->close();
     co_return;
   }
@@ -199,7 +199,7 @@ awaitable<void> VmessInbound::serve(core::StreamPtr stream, core::Session sessio
     }
   }
   if (!failure.empty()) {
-    if (reject(failure, true)) co_await drain(*stream, filled);
+    if (reject(failure, true)) co_await drain(*stream);
     stream->close();
     co_return;
   }
@@ -227,7 +227,7 @@ awaitable<void> VmessInbound::serve(core::StreamPtr stream, core::Session sessio
     if (!sessions_.check_and_insert(key)) failure = "replayed request session";
   }
   if (!failure.empty()) {
-    if (reject(failure, true)) co_await drain(*stream, filled);
+    if (reject(failure, true)) co_await drain(*stream);
     stream->close();
     co_return;
   }
@@ -274,13 +274,13 @@ awaitable<void> VmessInbound::relay_packets(core::Session& session, ChunkStream&
   log::info(session.id, "closed {}", session.target.to_string());
 }
 
-awaitable<void> VmessInbound::drain(core::Stream& stream, std::size_t already_read) {
+awaitable<void> VmessInbound::drain(core::Stream& stream) {
   const std::uint32_t r = random_u32();
   const std::size_t budget = kDrainMinBytes + r % kDrainSpreadBytes;
   const auto seconds = std::chrono::seconds(kDrainMinSeconds + (r >> 16) % kDrainSpreadSeconds);
   core::Deadline limit(stream, seconds);
   std::array<std::uint8_t, 512> sink;
-  std::size_t total = already_read;
+  std::size_t total = 0;
   while (total < budget) {
     auto rr = co_await stream.read_some(asio::buffer(sink));
     if (rr.ec) break;

@@ -35,7 +35,7 @@ class VmessInbound final : public Inbound {
   const UserTablePtr& users() const { return users_; }
 
  private:
-  awaitable<void> drain(core::Stream& stream, std::size_t already_read);
+  awaitable<void> drain(core::Stream& stream);
   awaitable<void> relay_packets(core::Session& session, ChunkStream& stream);
 
   InboundContext context_;

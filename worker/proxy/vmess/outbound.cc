@@ -148,8 +148,15 @@ class VmessPacketStream final : public core::PacketStream {
   Links::iterator start_reader(const net::Destination& to, std::unique_ptr<ChunkStream> stream) {
     std::shared_ptr<ChunkStream> link(std::move(stream));
     auto [it, inserted] = shared_->links.emplace(to.host_port(), link);
-    asio::co_spawn(executor_, read_replies(shared_, link, to, session_id_),
-                   [](std::exception_ptr) {});
+    const std::uint64_t id = session_id_;
+    asio::co_spawn(executor_, read_replies(shared_, link, to, id), [id](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error(id, "vmess: udp reader failed: {}", ex.what());
+      }
+    });
     return it;
   }
 

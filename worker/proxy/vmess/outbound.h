@@ -5,7 +5,6 @@
 // payload. UDP sessions get a packet stream over one VMess connection (Cmd 2) per
 // destination.
 
-#include <chrono>
 #include <memory>
 
 #include "shared/config/model.h"
@@ -19,9 +18,6 @@ class ChunkStream;
 
 class VmessOutbound final : public Outbound {
  public:
-  // Bound of the dial when the session's policy has none (Xray's dial timeout).
-  static constexpr std::chrono::seconds kDefaultHandshake{16};
-
   explicit VmessOutbound(const config::OutboundConfig& config);
   ~VmessOutbound() override;
 
