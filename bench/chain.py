@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""SOCKS relay chain benchmark: xsup against v2ray in the same run.
+"""Relay chain benchmark: xsup against v2ray in the same run.
 
 Chain measured for each side (all on 127.0.0.1, free ports):
 
-    iperf3 -c  ->  client proxy [dokodemo-door in -> socks out]
-               ->  server proxy [socks in (noauth) -> freedom out]
+    iperf3 -c  ->  client proxy [dokodemo-door in -> PROTOCOL out]
+               ->  server proxy [PROTOCOL in -> freedom out]
                ->  iperf3 -s
+
+PROTOCOL is SOCKS (noauth) by default; --protocol picks VLESS, VMess (aes-128-gcm,
+chacha20-poly1305), Trojan or Shadowsocks (the AEAD ciphers) instead, over plain TCP.
 
 Rounds are interleaved (baseline, xsup, v2ray, baseline, xsup, ...), each
 proxied round with a fresh pair of proxy processes. For every side the median
@@ -262,7 +265,58 @@ class Procs:
 # -------------------------------------------------------------- configs ----
 
 
-def client_config(listen_port: int, target_port: int, socks_port: int) -> dict:
+# The proxy protocol between the client and the server proxy (--protocol): the server's
+# inbound settings and the client's outbound settings, in Xray's JSON (v2ray 4.34 reads it
+# too). One fixed user: these are benchmarks, not deployments.
+BENCH_UUID = "b831381d-6324-4d53-ad4f-8cda48b30811"
+BENCH_PASSWORD = "bench-password"
+
+
+def _server_address(port: int) -> dict:
+    return {"address": LOOPBACK, "port": port}
+
+
+def _vmess(security: str) -> tuple[dict, dict]:
+    inbound = {"clients": [{"id": BENCH_UUID, "alterId": 0}]}
+    outbound = {"vnext": [dict(_server_address(0), users=[
+        {"id": BENCH_UUID, "alterId": 0, "security": security}])]}
+    return inbound, outbound
+
+
+def _shadowsocks(method: str) -> tuple[dict, dict]:
+    inbound = {"method": method, "password": BENCH_PASSWORD, "network": "tcp"}
+    outbound = {"servers": [dict(_server_address(0), method=method, password=BENCH_PASSWORD)]}
+    return inbound, outbound
+
+
+PROTOCOLS: dict[str, tuple[str, tuple[dict, dict]]] = {
+    "socks": ("socks", ({"auth": "noauth", "udp": False},
+                        {"servers": [_server_address(0)]})),
+    "vless": ("vless", ({"clients": [{"id": BENCH_UUID}], "decryption": "none"},
+                        {"vnext": [dict(_server_address(0), users=[
+                            {"id": BENCH_UUID, "encryption": "none"}])]})),
+    "vmess-aes-128-gcm": ("vmess", _vmess("aes-128-gcm")),
+    "vmess-chacha20-poly1305": ("vmess", _vmess("chacha20-poly1305")),
+    "trojan": ("trojan", ({"clients": [{"password": BENCH_PASSWORD}]},
+                          {"servers": [dict(_server_address(0), password=BENCH_PASSWORD)]})),
+    "ss-aes-128-gcm": ("shadowsocks", _shadowsocks("aes-128-gcm")),
+    "ss-aes-256-gcm": ("shadowsocks", _shadowsocks("aes-256-gcm")),
+    "ss-chacha20-ietf-poly1305": ("shadowsocks", _shadowsocks("chacha20-ietf-poly1305")),
+}
+
+
+def _with_port(settings: dict, port: int) -> dict:
+    """The outbound settings with the server's port filled in."""
+    out = json.loads(json.dumps(settings))
+    for key in ("servers", "vnext"):
+        for server in out.get(key, []):
+            server["port"] = port
+    return out
+
+
+def client_config(listen_port: int, target_port: int, socks_port: int,
+                  protocol: str = "socks") -> dict:
+    name, (_, outbound) = PROTOCOLS[protocol]
     return {
         "log": {"loglevel": "warning"},
         "inbounds": [
@@ -276,24 +330,25 @@ def client_config(listen_port: int, target_port: int, socks_port: int) -> dict:
         ],
         "outbounds": [
             {
-                "tag": "socks-out",
-                "protocol": "socks",
-                "settings": {"servers": [{"address": LOOPBACK, "port": socks_port}]},
+                "tag": "proxy-out",
+                "protocol": name,
+                "settings": _with_port(outbound, socks_port),
             }
         ],
     }
 
 
-def server_config(socks_port: int) -> dict:
+def server_config(socks_port: int, protocol: str = "socks") -> dict:
+    name, (inbound, _) = PROTOCOLS[protocol]
     return {
         "log": {"loglevel": "warning"},
         "inbounds": [
             {
-                "tag": "socks-in",
+                "tag": "proxy-in",
                 "listen": LOOPBACK,
                 "port": socks_port,
-                "protocol": "socks",
-                "settings": {"auth": "noauth", "udp": False},
+                "protocol": name,
+                "settings": inbound,
             }
         ],
         "outbounds": [{"tag": "direct", "protocol": "freedom", "settings": {}}],
@@ -429,12 +484,13 @@ class Bench:
         else:
             srv_cfg = self.workdir / f"{tag}-server.json"
             cli_cfg = self.workdir / f"{tag}-client.json"
-            srv_doc = server_config(socks_port)
-            cli_doc = client_config(entry_port, self.iperf_port, socks_port)
+            srv_doc = server_config(socks_port, self.args.protocol)
+            cli_doc = client_config(entry_port, self.iperf_port, socks_port, self.args.protocol)
             if side.style == "xsup":
-                # xsup's own section: worker count, and a control socket per process.
+                # xsup's own section: worker count, a control socket and a store per process.
                 for doc, role in ((srv_doc, "server"), (cli_doc, "client")):
-                    section = {"controlSocket": str(self.workdir / f"{tag}-{role}.sock")}
+                    section = {"controlSocket": str(self.workdir / f"{tag}-{role}.sock"),
+                               "store": str(self.workdir / f"{tag}-{role}.db")}
                     if self.args.workers:
                         section["workers"] = self.args.workers
                     doc["xsup"] = section
@@ -629,7 +685,7 @@ def fmt(value: float | None, spec: str = ".2f") -> str:
 
 
 def print_table(summary: dict, args: argparse.Namespace, labels: dict[str, str]) -> None:
-    print(f"SOCKS chain, loopback, iperf3 -t {args.duration:g} -P {args.parallel}, "
+    print(f"{args.protocol} chain, loopback, iperf3 -t {args.duration:g} -P {args.parallel}, "
           f"{args.rounds} rounds, medians")
     header = ("side", "Gb/s", "RSS client MB", "RSS server MB", "CPU s", "CPU s/GB", "ok")
     rows = [header]
@@ -701,6 +757,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "ratios xsup/haproxy")
     ap.add_argument("--haproxy-exe", default="haproxy",
                     help="haproxy binary for --haproxy (default: haproxy on PATH)")
+    ap.add_argument("--protocol", choices=sorted(PROTOCOLS), default="socks",
+                    help="the protocol between client and server proxy (default socks)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--duration", type=float, default=5.0,
                     help="iperf3 -t seconds per measurement (default 5)")

@@ -14,11 +14,13 @@
 #include <asio/local/stream_protocol.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cstring>
+#include <limits>
 #include <thread>
 
 #include "shared/base/log.h"
 #include "shared/dns/system_files.h"
 #include "shared/ipc/frame.h"
+#include "shared/users/user_set.h"
 #include "supervisor/config_check.h"
 #include "supervisor/systemd/notify.h"
 #include "worker/runtime/worker_protocol.h"
@@ -139,6 +141,7 @@ Supervisor::Supervisor(asio::io_context& io, SupervisorOptions options)
       options_(std::move(options)),
       children_(io, SIGCHLD),
       watchdog_(io),
+      stats_timer_(io),
       started_at_(Clock::now()) {}
 
 Supervisor::~Supervisor() = default;
@@ -228,6 +231,8 @@ std::optional<Refusal> Supervisor::spawn(Generation& generation, unsigned slot, 
     boot.user = ::getpwnam("xsup") != nullptr ? "xsup" : "nobody";
   }
   boot.resolver = generation.loaded->resolver;
+  if (users_) boot.users = users_->snapshot();
+  boot.stats = generation.loaded->result.config.xsup.stats;
   boot.sandbox = options_.sandbox;
   boot.test_triggers = options_.test_triggers;
   boot.drain_timeout = generation.loaded->drain;
@@ -279,6 +284,8 @@ asio::awaitable<void> Supervisor::read_worker(std::shared_ptr<Worker> w) {
       w->ready = true;
     } else if (type == rt::kHeartbeat) {
       w->connections = message->body.value("connections", std::uint64_t{0});
+    } else if (type == rt::kStats) {
+      on_stats(message->body);
     }
   }
 }
@@ -320,6 +327,8 @@ void Supervisor::drain_generation(Generation& generation) {
   }
   // Stragglers past the limit are killed.
   auto timer = std::make_shared<asio::steady_timer>(io_, limit + kKillGrace);
+  std::erase_if(timers_, [](const auto& weak) { return weak.expired(); });
+  timers_.push_back(timer);
   std::uint64_t id = generation.id;
   timer->async_wait([this, timer, id](const std::error_code& ec) {
     if (ec) return;
@@ -352,6 +361,8 @@ void Supervisor::respawn_later(std::uint64_t id, unsigned slot, unsigned restart
                delay.count());
   }
   auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+  std::erase_if(timers_, [](const auto& weak) { return weak.expired(); });
+  timers_.push_back(timer);
   timer->async_wait([this, timer, slot, restarts, id](const std::error_code& ec) {
     if (ec || stopping_) return;
     auto it = generations_.find(id);
@@ -451,6 +462,7 @@ asio::awaitable<std::optional<Refusal>> Supervisor::start(std::function<void()> 
   if (auto why = configure_log(first->result.config.log)) co_return Refusal{*why};
   control_path_ = options_.control_path.empty() ? first->result.config.xsup.control_socket
                                                 : options_.control_path;
+  if (auto refused = open_store(*first)) co_return *refused;
   auto set = listeners::ListenerSet::build(first->result.config, first->workers, {});
   if (!set) co_return Refusal{set.error()};
   auto listeners = std::make_shared<listeners::ListenerSet>(std::move(*set));
@@ -461,6 +473,7 @@ asio::awaitable<std::optional<Refusal>> Supervisor::start(std::function<void()> 
   if (on_bound) on_bound();
   spawn_detached(io_, reap_loop(), "reaper");
   spawn_detached(io_, watchdog_loop(), "watchdog");
+  spawn_detached(io_, stats_loop(), "stats");
   auto started = co_await start_generation(first, listeners);
   if (!started) co_return started.error();
   const std::uint64_t id = *started;
@@ -502,6 +515,12 @@ asio::awaitable<base::Expected<json, Refusal>> Supervisor::reload(
   auto loaded = load(use, confdir);
   if (!loaded) co_return fail(loaded.error());
   std::shared_ptr<Loaded> next = std::move(*loaded);
+  if (next->result.config.xsup.store != current_->result.config.xsup.store) {
+    co_return fail(Refusal{fmt::format(
+        "xsup.store: \"{}\" differs from the running store \"{}\"; the store changes only "
+        "with a restart",
+        next->result.config.xsup.store, current_->result.config.xsup.store)});
+  }
   if (auto why = configure_log(next->result.config.log)) co_return fail(Refusal{*why});
   // Sockets come from the running set first, then from generations still draining.
   std::vector<const listeners::ListenerSet*> previous = {listeners_.get()};
@@ -526,6 +545,7 @@ asio::awaitable<base::Expected<json, Refusal>> Supervisor::reload(
   current_ = next;
   current_generation_ = id;
   backoff_.assign(next->workers, kFirstBackoff);
+  users_->set_config(next->result.config, next->result.document);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
   log::warning(0, "reloaded: generation {} with {} workers in {} ms", id, next->workers,
                took.count());
@@ -553,15 +573,23 @@ asio::awaitable<void> Supervisor::stop() {
     poll.expires_after(std::chrono::milliseconds(10));
     co_await poll.async_wait(kTuple);
   }
+  // The drained workers sent their last traffic: it reaches the store before the exit.
+  flush_stats();
   stopped_ = true;
   children_.cancel();
   watchdog_.cancel();
+  stats_timer_.cancel();
 }
 
 void Supervisor::close_all() {
   std::error_code ec;
   children_.cancel(ec);
   watchdog_.cancel();
+  stats_timer_.cancel();
+  for (auto& weak : timers_) {
+    if (auto timer = weak.lock()) timer->cancel();
+  }
+  timers_.clear();
   for (auto& [id, gen] : generations_) {
     for (auto& w : gen->workers) w->channel->socket().close(ec);
   }
@@ -601,6 +629,242 @@ std::optional<Refusal> Supervisor::trigger_execve(unsigned slot) {
       },
       "test trigger");
   return std::nullopt;
+}
+
+// ---- users and stats (DESIGN.md §4) ---------------------------------------------------
+
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// How often history rows fold (minute -> hour -> day).
+constexpr std::chrono::minutes kRollUpEvery{10};
+
+}  // namespace
+
+std::optional<Refusal> Supervisor::open_store(const Loaded& loaded) {
+  const auto& path = loaded.result.config.xsup.store;
+  try {
+    store_ = store::Store::open(path);
+    users_ = std::make_unique<users::UserBook>(*store_);
+    stats_ = std::make_unique<stats::Stats>(*store_);
+    users_->load();
+    stats_->load();
+    store_->roll_up(unix_now());
+  } catch (const std::exception& e) {
+    users_.reset();
+    stats_.reset();
+    store_.reset();
+    return Refusal{std::string("xsup.store: ") + e.what()};
+  }
+  users_->set_config(loaded.result.config, loaded.result.document);
+  log::info(0, "store {}: {} users", path, users_->size());
+  enforce_limits();
+  next_flush_ = Clock::now() + loaded.result.config.xsup.stats_flush_interval;
+  next_rollup_ = Clock::now() + kRollUpEvery;
+  return std::nullopt;
+}
+
+void Supervisor::push_users() {
+  if (!users_) return;
+  auto body = std::make_shared<json>(ipc::make_message(rt::kUsers));
+  json set = xsup::users::to_json(users_->snapshot());
+  (*body)["version"] = std::move(set["version"]);
+  (*body)["users"] = std::move(set["users"]);
+  for (const auto& [id, gen] : generations_) {
+    for (const auto& w : gen->workers) {
+      if (w->exited) continue;
+      spawn_detached(
+          io_, [w, body]() -> asio::awaitable<void> { co_await w->channel->send(*body); },
+          "user push");
+    }
+  }
+}
+
+void Supervisor::on_stats(const json& message) {
+  if (!stats_) return;
+  auto moved = stats_->add(message);
+  // Quotas are checked as soon as traffic arrives: a user is cut off within a second of
+  // going over.
+  bool quota_user = false;
+  for (const auto& email : moved) {
+    auto it = users_->all().find(email);
+    if (it != users_->all().end() && it->second.quota != 0) quota_user = true;
+  }
+  if (quota_user) enforce_limits();
+}
+
+void Supervisor::enforce_limits() {
+  if (!users_) return;
+  std::vector<std::string> off;
+  try {
+    off = users_->enforce(unix_now(),
+                          [this](const std::string& email) { return stats_->used(email); });
+  } catch (const std::exception& e) {
+    log::error(0, "users: {}", e.what());
+    return;
+  }
+  if (off.empty()) return;
+  for (const auto& email : off) {
+    const auto& user = users_->get(email);
+    log::warning(0, "user {} disabled: {}", email,
+                 users::user_json(user, stats_->total({"user", email}))
+                     .value("disabled_reason", std::string()));
+  }
+  push_users();
+}
+
+void Supervisor::flush_stats() {
+  if (!stats_) return;
+  try {
+    stats_->flush(unix_now());
+  } catch (const std::exception& e) {
+    log::error(0, "stats: flush failed, kept for the next one: {}", e.what());
+  }
+}
+
+asio::awaitable<void> Supervisor::stats_loop() {
+  while (!stopped_) {
+    stats_timer_.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await stats_timer_.async_wait(kTuple);
+    if (ec || stopped_) co_return;
+    if (!stats_) continue;
+    stats_->tick();
+    enforce_limits();
+    auto now = Clock::now();
+    if (now >= next_flush_) {
+      flush_stats();
+      auto interval =
+          current_ ? current_->result.config.xsup.stats_flush_interval : std::chrono::seconds(5);
+      next_flush_ = now + interval;
+    }
+    if (now >= next_rollup_) {
+      try {
+        store_->roll_up(unix_now());
+      } catch (const std::exception& e) {
+        log::error(0, "stats: {}", e.what());
+      }
+      next_rollup_ = now + kRollUpEvery;
+    }
+  }
+}
+
+json Supervisor::user_with_traffic(const std::string& email) const {
+  return users::user_json(users_->get(email), stats_->total({"user", email}));
+}
+
+base::Expected<json, Refusal> Supervisor::manage(const std::string& method, const json& params) {
+  if (!users_) return Refusal{"the store is not open yet"};
+  auto email = [&]() -> std::string {
+    if (!params.is_object() || !params.contains("email") || !params["email"].is_string()) {
+      throw users::UserError("--email: required");
+    }
+    return params["email"].get<std::string>();
+  };
+  auto optional_user = [&]() -> std::optional<std::string> {
+    if (params.is_object() && params.contains("user") && params["user"].is_string()) {
+      return params["user"].get<std::string>();
+    }
+    return std::nullopt;
+  };
+  try {
+    if (method == "user.add") {
+      auto change = users::UserChange::from_json(params);
+      users_->add(change);
+      stats_->forget({"user", change.email});
+      push_users();
+      log::warning(0, "user {} added", change.email);
+      return user_with_traffic(change.email);
+    }
+    if (method == "user.set") {
+      auto change = users::UserChange::from_json(params);
+      users_->set(change);
+      auto user = users_->get(change.email);
+      users_->lift_if_allowed(user, unix_now(),
+                              [this](const std::string& e) { return stats_->used(e); });
+      push_users();
+      enforce_limits();
+      return user_with_traffic(change.email);
+    }
+    if (method == "user.enable" || method == "user.disable") {
+      auto who = email();
+      if (method == "user.enable") {
+        users_->enable(who);
+      } else {
+        users_->disable(who);
+      }
+      push_users();
+      enforce_limits();  // enabling a user over quota or expired turns them off again
+      log::warning(0, "user {} {}", who, method == "user.enable" ? "enabled" : "disabled");
+      return user_with_traffic(who);
+    }
+    if (method == "user.del") {
+      auto who = email();
+      users_->remove(who);
+      stats_->forget({"user", who});
+      push_users();
+      log::warning(0, "user {} deleted", who);
+      return json{{"deleted", who}};
+    }
+    if (method == "user.reset_traffic") {
+      auto who = email();
+      (void)users_->get(who);
+      stats_->reset({"user", who});
+      auto user = users_->get(who);
+      if (users_->lift_if_allowed(user, unix_now(),
+                                  [this](const std::string& e) { return stats_->used(e); })) {
+        push_users();
+      }
+      return user_with_traffic(who);
+    }
+    if (method == "user.show") return user_with_traffic(email());
+    if (method == "user.list") {
+      json out = json::array();
+      for (const auto& [who, user] : users_->all()) {
+        out.push_back(users::user_json(user, stats_->total({"user", who})));
+      }
+      return out;
+    }
+    if (method == "user.link") return users_->links(email());
+    if (method == "stats") {
+      auto user = optional_user();
+      if (user) (void)users_->get(*user);
+      return json{{"counters", stats_->counters(user)}, {"report", stats_->report(user)}};
+    }
+    if (method == "stats.history") {
+      if (!params.is_object()) throw users::UserError("parameters: expected an object");
+      std::string kind = params.value("kind", std::string("user"));
+      std::string name = params.value("name", std::string());
+      if (kind != "user" && kind != "inbound" && kind != "outbound") {
+        throw users::UserError("kind: user, inbound or outbound");
+      }
+      auto since = users::parse_expiry(params.value("since", std::string("0")));
+      auto until = users::parse_expiry(params.value("until", std::string("never")));
+      if (!since) throw users::UserError("--since: not a date (YYYY-MM-DD or a time)");
+      if (!until) throw users::UserError("--until: not a date (YYYY-MM-DD or a time)");
+      std::int64_t to = *until == 0 ? std::numeric_limits<std::int64_t>::max() : *until;
+      flush_stats();  // history includes what is pending
+      json rows = json::array();
+      for (const auto& row : store_->history({kind, name}, *since, to)) {
+        rows.push_back({{"start", users::format_time(row.start)},
+                        {"seconds", row.seconds},
+                        {"uplink", row.traffic.uplink},
+                        {"downlink", row.traffic.downlink},
+                        {"connections", row.traffic.connections}});
+      }
+      return rows;
+    }
+    if (method == "store.check") return json{{"integrity", store_->integrity_check()}};
+  } catch (const users::UserError& e) {
+    return Refusal{e.what()};
+  } catch (const store::StoreError& e) {
+    return Refusal{e.what()};
+  }
+  return Refusal{"method not found: " + method};
 }
 
 }  // namespace xsup::supervisor

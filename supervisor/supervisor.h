@@ -24,6 +24,9 @@
 #include "shared/config/loader.h"
 #include "shared/ipc/channel.h"
 #include "supervisor/listeners/listener_set.h"
+#include "supervisor/stats/stats.h"
+#include "supervisor/store/store.h"
+#include "supervisor/users/users.h"
 #include "worker/lockdown/lockdown.h"
 
 namespace xsup::supervisor {
@@ -60,6 +63,10 @@ class Supervisor {
   nlohmann::json status() const;
   // After stop(): closes every channel and timer so pending coroutines can unwind.
   void close_all();
+  // The users and stats methods of the control API ("user.add", "user.list", "stats", …):
+  // the answer, or why the call was refused.
+  base::Expected<nlohmann::json, Refusal> manage(const std::string& method,
+                                                 const nlohmann::json& params);
   // For tests: makes the worker in `slot` call execve, which the sandbox must kill.
   std::optional<Refusal> trigger_execve(unsigned slot);
 
@@ -87,6 +94,16 @@ class Supervisor {
   asio::awaitable<void> watchdog_loop();
   void respawn_later(std::uint64_t generation, unsigned slot, unsigned restarts);
   void kill_generation(std::uint64_t generation);
+  // Opens the store and reads users and totals (start-up).
+  std::optional<Refusal> open_store(const Loaded& loaded);
+  // Sends the current user set to every live worker.
+  void push_users();
+  void on_stats(const nlohmann::json& message);
+  // Disables expired and over-quota users (and pushes) — every second and on new traffic.
+  void enforce_limits();
+  asio::awaitable<void> stats_loop();
+  void flush_stats();
+  nlohmann::json user_with_traffic(const std::string& email) const;
 
   asio::io_context& io_;
   SupervisorOptions options_;
@@ -99,6 +116,14 @@ class Supervisor {
   std::vector<std::chrono::milliseconds> backoff_;  // per slot
   asio::signal_set children_;
   asio::steady_timer watchdog_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<users::UserBook> users_;
+  std::unique_ptr<stats::Stats> stats_;
+  asio::steady_timer stats_timer_;
+  // Kill and respawn timers, cancelled by close_all so the loop can run dry.
+  std::vector<std::weak_ptr<asio::steady_timer>> timers_;
+  std::chrono::steady_clock::time_point next_flush_;
+  std::chrono::steady_clock::time_point next_rollup_;
   bool reloading_ = false;
   bool stopping_ = false;
   bool stopped_ = false;

@@ -53,7 +53,9 @@ SocksInbound build_socks(Object& settings) {
   Value accounts = settings.get("accounts");
   if (accounts.absent()) accounts = settings.get("users");
   out.accounts = read_accounts(accounts, out.user_level);
-  if (out.auth_password && out.accounts.empty()) auth.error("\"password\" needs accounts");
+  if (out.auth_password && out.accounts.empty()) {
+    auth.warning("\"password\" with no accounts: only users of the store can connect");
+  }
   settings.read("udp", out.udp);
   Value ip = settings.get("ip");
   if (settings.read("ip", out.ip) && !out.ip.empty() && !is_ip_literal(out.ip)) {

@@ -179,7 +179,22 @@ void build_xsup(const Value& value, Config& config) {
   Object xsup(value);
   if (auto w = xsup.get("workers").as_int(0, 1024)) config.xsup.workers = static_cast<unsigned>(*w);
   xsup.read("user", config.xsup.user);
-  xsup.read("store", config.xsup.store);
+  {
+    Value store = xsup.get("store");
+    if (auto path = store.as_string()) {
+      if (path->empty()) {
+        store.error("the store path is empty");
+      } else {
+        config.xsup.store = *path;
+      }
+    }
+  }
+  xsup.read("publicAddress", config.xsup.public_address);
+  xsup.read("stats", config.xsup.stats);
+  read_seconds(xsup, "statsFlushInterval", config.xsup.stats_flush_interval);
+  if (config.xsup.stats_flush_interval.count() < 1) {
+    xsup.get("statsFlushInterval").error("must be at least 1 second");
+  }
   xsup.read("controlSocket", config.xsup.control_socket);
   Object web(xsup.get("web"));
   web.read("listen", config.xsup.web_listen);

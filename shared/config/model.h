@@ -252,7 +252,10 @@ struct RoutingConfig {
 struct XsupSection {
   unsigned workers = 0;  // 0 = CPU count
   std::string user;      // "" = nobody when started as root
-  std::string store;
+  std::string store = "/var/lib/xsup/xsup.db";  // the SQLite store (DESIGN.md §4)
+  std::string public_address;                    // the host share links name
+  bool stats = true;                             // count traffic per user/inbound/outbound
+  std::chrono::seconds stats_flush_interval{5};  // how often totals reach the store
   std::string control_socket = "/run/xsup/control.sock";
   std::string web_listen;
   std::chrono::seconds drain_timeout{60};

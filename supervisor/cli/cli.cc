@@ -50,6 +50,8 @@ constexpr const char* kUsage =
     "  stop     drain the workers and stop the running supervisor\n"
     "  version  print the version\n"
     "  uuid     print a random UUID for a user id\n"
+    "  user     add, change, list and remove the store's users; share links\n"
+    "  stats    traffic per user, inbound and outbound: totals, rates, history\n"
     "\n"
     "`xsup <command> --help` describes each.\n";
 
@@ -253,25 +255,10 @@ int cmd_run(int argc, char** argv) {
   return exit_code;
 }
 
-std::string control_path(const Args& args) {
-  if (!args.control.empty()) return args.control;
-  if (!args.files.empty() || !args.confdir.empty()) {
-    config::LoadResult result = config::load_files(args.files, args.confdir);
-    if (!result.config.xsup.control_socket.empty()) return result.config.xsup.control_socket;
-  }
-  return kDefaultControl;
-}
-
 int control_call(const char* command, const Args& args, const std::string& method,
                  const json& params, json& result) {
-  std::string path = control_path(args);
-  auto answer = ipc::jsonrpc::call(path, method, params, kControlTimeout);
-  if (!answer) {
-    std::fprintf(stderr, "xsup %s: %s\n", command, answer.error().message.c_str());
-    return 1;
-  }
-  result = *answer;
-  return 0;
+  return control_request(command, ControlTarget{args.control, args.files, args.confdir}, method,
+                         params, result);
 }
 
 int cmd_status(int argc, char** argv) {
@@ -369,6 +356,23 @@ int cmd_uuid(int argc, char** argv) {
 
 }  // namespace
 
+int control_request(const char* command, const ControlTarget& target, const std::string& method,
+                    const json& params, json& result) {
+  std::string path = target.control;
+  if (path.empty() && (!target.files.empty() || !target.confdir.empty())) {
+    config::LoadResult loaded = config::load_files(target.files, target.confdir);
+    path = loaded.config.xsup.control_socket;
+  }
+  if (path.empty()) path = kDefaultControl;
+  auto answer = ipc::jsonrpc::call(path, method, params, kControlTimeout);
+  if (!answer) {
+    std::fprintf(stderr, "xsup %s: %s\n", command, answer.error().message.c_str());
+    return 1;
+  }
+  result = *answer;
+  return 0;
+}
+
 int run(int argc, char** argv) {
   if (argc < 2) {
     std::fputs(kUsage, stderr);
@@ -387,6 +391,8 @@ int run(int argc, char** argv) {
     return cmd_version(rest_argc, rest);
   }
   if (command == "uuid") return cmd_uuid(rest_argc, rest);
+  if (command == "user") return cmd_user(rest_argc, rest);
+  if (command == "stats") return cmd_stats(rest_argc, rest);
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;

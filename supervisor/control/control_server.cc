@@ -131,6 +131,12 @@ asio::awaitable<void> ControlServer::serve(stream::socket socket) {
         co_await asio::async_write(socket, asio::buffer(reply), kTuple);
         co_await supervisor_.stop();
         co_return;
+      } else if (r.method.starts_with("user.") || r.method.starts_with("stats") ||
+                 r.method == "store.check") {
+        auto outcome = supervisor_.manage(r.method, params);
+        response = outcome ? ipc::jsonrpc::make_result(r.id, *outcome)
+                           : ipc::jsonrpc::make_error(r.id, ipc::jsonrpc::kOperationFailed,
+                                                      outcome.error().message, nullptr);
       } else if (r.method == "debug.worker_execve" && supervisor_.test_triggers()) {
         unsigned slot = params.is_object() ? params.value("slot", 0u) : 0u;
         auto refused = supervisor_.trigger_execve(slot);

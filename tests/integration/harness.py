@@ -289,12 +289,13 @@ class ServerProcess:
         self.name = name
         self.impl = impl or IMPL
         if self.impl == "xsup" and config is not None:
-            # Each xsup under test gets its own control socket, and a short drain so that
-            # SIGTERM returns quickly while a test holds connections open.
+            # Each xsup under test gets its own control socket and store, and a short drain
+            # so that SIGTERM returns quickly while a test holds connections open.
             config = dict(config)
             section = dict(config.get("xsup", {}))
             section.setdefault("controlSocket", resources.path(f"{name}.control.sock"))
             section.setdefault("drainTimeout", 2)
+            section.setdefault("store", resources.path(f"{name}.db"))
             config["xsup"] = section
             self.config = config
         self.control_path = (config or {}).get("xsup", {}).get("controlSocket")

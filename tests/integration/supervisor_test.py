@@ -132,7 +132,8 @@ class SupervisorTest(harness.IntegrationTest):
         config = harness.base_config(inbounds, [{"protocol": "freedom", "tag": outbound_tag}])
         config["log"] = {"loglevel": "info"}
         config["xsup"] = {"workers": workers, "drainTimeout": drain,
-                          "controlSocket": self.res.path("control.sock")}
+                          "controlSocket": self.res.path("control.sock"),
+                          "store": self.res.path("xsup.db")}
         return config
 
     def status(self, server):

@@ -49,10 +49,11 @@ struct Pipe {
 
 class Relay {
  public:
-  Relay(Stream& client, Stream& server, const Policy& policy)
+  Relay(Stream& client, Stream& server, const Policy& policy, TrafficCells traffic)
       : client_(client),
         server_(server),
         policy_(policy),
+        traffic_(traffic),
         timer_(client.get_executor()),
         timeout_(policy.conn_idle),
         last_activity_(Clock::now()) {}
@@ -66,6 +67,7 @@ class Relay {
         co_return result_;
       }
       result_.uplink += first_uplink.size();
+      traffic_.add(true, first_uplink.size());
       relay_counters().copied_bytes += first_uplink.size();
     }
     co_await ((pump(client_, server_, true) && pump(server_, client_, false)) || watchdog());
@@ -136,6 +138,7 @@ class Relay {
       }
       touch();
       counter += n;
+      traffic_.add(uplink, n);
       relay_counters().copied_bytes += n;
       more_pending = n == buffer.capacity();
       std::error_code wec = co_await to.write_all(asio::buffer(buffer.data(), n));
@@ -181,6 +184,7 @@ class Relay {
         if (m > 0) {
           in_pipe -= static_cast<std::size_t>(m);
           counter += static_cast<std::uint64_t>(m);
+          traffic_.add(uplink, static_cast<std::uint64_t>(m));
           relay_counters().spliced_bytes += static_cast<std::uint64_t>(m);
           touch();
           continue;
@@ -218,6 +222,7 @@ class Relay {
   Stream& client_;
   Stream& server_;
   const Policy& policy_;
+  TrafficCells traffic_;
   asio::steady_timer timer_;
   Clock::duration timeout_;
   Clock::time_point last_activity_;
@@ -233,8 +238,9 @@ RelayCounters& relay_counters() {
 }
 
 awaitable<RelayResult> relay(Stream& client, Stream& server,
-                             std::span<const std::uint8_t> first_uplink, const Policy& policy) {
-  Relay r(client, server, policy);
+                             std::span<const std::uint8_t> first_uplink, const Policy& policy,
+                             TrafficCells traffic) {
+  Relay r(client, server, policy, traffic);
   co_return co_await r.run(first_uplink);
 }
 

@@ -15,6 +15,7 @@
 
 #include "worker/core/session.h"
 #include "worker/core/stream.h"
+#include "worker/core/traffic.h"
 
 namespace xsup::worker::core {
 
@@ -36,7 +37,9 @@ RelayCounters& relay_counters();
 
 // `first_uplink`: bytes already read from the client (past a header, or sniffed) that
 // go to the server before anything else.
+// `traffic`: the cells the moved bytes are added to as they move (payload only).
 awaitable<RelayResult> relay(Stream& client, Stream& server,
-                             std::span<const std::uint8_t> first_uplink, const Policy& policy);
+                             std::span<const std::uint8_t> first_uplink, const Policy& policy,
+                             TrafficCells traffic = {});
 
 }  // namespace xsup::worker::core

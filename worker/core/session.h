@@ -7,6 +7,7 @@
 
 #include "shared/config/model.h"
 #include "shared/net/destination.h"
+#include "worker/core/traffic.h"
 
 namespace xsup::worker::core {
 
@@ -20,6 +21,7 @@ struct Session {
   net::Destination source;       // the client
   net::Destination local;        // the inbound's own address
   std::string user;              // email of the authenticated user, "" = anonymous
+  bool user_from_store = false;  // the user came from the store (may lose access live)
   std::uint32_t level = 0;
   net::Destination target;           // where the outbound goes
   net::Destination original_target;  // as the inbound decoded it
@@ -28,6 +30,7 @@ struct Session {
   std::string outbound_tag;
   const config::SniffingConfig* sniffing = nullptr;
   Policy policy;
+  TrafficCells traffic;  // where the relay counts this session's bytes
 
   // A fresh random id, as Xray's session ids (never 0).
   static std::uint64_t next_id();

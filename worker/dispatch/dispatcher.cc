@@ -25,6 +25,51 @@ void write_access(const core::Session& session, std::string_view verdict) {
   log::access(line);
 }
 
+// Points the session's traffic cells at its user, inbound and outbound, and counts the
+// connection in each.
+void count_session(core::Session& session) {
+  auto& table = core::traffic_table();
+  if (!table.enabled) return;
+  auto& cells = session.traffic;
+  if (!session.inbound_tag.empty()) cells.inbound = &table.inbound(session.inbound_tag);
+  if (!session.user.empty()) cells.user = &table.user(session.user);
+  if (!session.outbound_tag.empty()) cells.outbound = &table.outbound(session.outbound_tag);
+  for (core::TrafficCell* cell : {cells.user, cells.inbound, cells.outbound}) {
+    if (cell != nullptr) ++cell->connections;
+  }
+}
+
+// Counts a UDP session's datagrams: sent = uplink, received = downlink (payload bytes);
+// a store user's session is closed when the user loses access.
+class CountedPackets final : public core::PacketStream {
+ public:
+  CountedPackets(core::PacketStreamPtr inner, const core::Session& session)
+      : inner_(std::move(inner)), traffic_(session.traffic) {
+    if (session.user_from_store) {
+      enrollment_ = core::user_connections().enroll(session.user, session.inbound_tag,
+                                                    [this] { inner_->close(); });
+    }
+  }
+  asio::any_io_executor get_executor() override { return inner_->get_executor(); }
+  awaitable<core::PacketResult> receive(asio::mutable_buffer buffer) override {
+    auto result = co_await inner_->receive(buffer);
+    if (!result.ec) traffic_.add(false, result.bytes);
+    co_return result;
+  }
+  awaitable<std::error_code> send(std::span<const std::uint8_t> payload,
+                                  const net::Destination& to) override {
+    auto ec = co_await inner_->send(payload, to);
+    if (!ec) traffic_.add(true, payload.size());
+    co_return ec;
+  }
+  void close() override { inner_->close(); }
+
+ private:
+  core::PacketStreamPtr inner_;
+  core::TrafficCells traffic_;
+  core::UserConnections::Enrollment enrollment_;
+};
+
 }  // namespace
 
 Dispatcher::Dispatcher(const config::Config& config,
@@ -47,11 +92,13 @@ awaitable<Expected<proxy::Outbound*>> Dispatcher::route(core::Session& session) 
   if (tag.empty()) {
     if (outbounds_.empty()) co_return base::Error(base::Errc::kNoRoute, "no outbound configured");
     session.outbound_tag = outbounds_.front()->tag();
+    count_session(session);
     co_return outbounds_.front().get();
   }
   for (auto& outbound : outbounds_) {
     if (outbound->tag() == tag) {
       session.outbound_tag = tag;
+      count_session(session);
       co_return outbound.get();
     }
   }
@@ -82,8 +129,20 @@ awaitable<void> Dispatcher::dispatch(core::Session& session, core::Stream& clien
               session.target.to_string(), server.error().message());
     co_return;
   }
+  // A store user who loses access (removed, disabled, expired, over quota) loses this
+  // connection at once.
+  core::UserConnections::Enrollment enrollment;
+  if (session.user_from_store) {
+    core::Stream* upstream = server->get();
+    enrollment =
+        core::user_connections().enroll(session.user, session.inbound_tag, [&client, upstream] {
+          client.close();
+          upstream->close();
+        });
+  }
   // Hand the prefetched bytes over, then give the buffer back before the long relay.
   std::uint64_t first_bytes = first.size();
+  session.traffic.add(true, first_bytes);
   if (first_bytes > 0) {
     std::error_code ec =
         co_await (*server)->write_all(asio::buffer(first.bytes().data(), first.bytes().size()));
@@ -95,8 +154,12 @@ awaitable<void> Dispatcher::dispatch(core::Session& session, core::Stream& clien
     }
   }
   first = core::Prefetch{};
-  auto result = co_await core::relay(client, **server, {}, session.policy);
+  auto result = co_await core::relay(client, **server, {}, session.policy, session.traffic);
   (*server)->close();
+  if (enrollment.revoked()) {
+    result.ended_by = "user lost access";
+    result.error = {};
+  }
   log::info(session.id, "closed {}: up {} down {} via {} ({}{}{})", session.target.to_string(),
             result.uplink + first_bytes, result.downlink, result.spliced ? "splice" : "copy",
             result.ended_by, result.error ? ": " : "", result.error ? result.error.message() : "");
@@ -116,7 +179,10 @@ awaitable<Expected<core::PacketStreamPtr>> Dispatcher::open_packets(core::Sessio
     co_return outbound.error();
   }
   write_access(session, "accepted");
-  co_return co_await (*outbound)->open_packets(session);
+  auto packets = co_await (*outbound)->open_packets(session);
+  if (!packets) co_return packets.error();
+  if (!core::traffic_table().enabled && !session.user_from_store) co_return packets;
+  co_return core::PacketStreamPtr(std::make_unique<CountedPackets>(std::move(*packets), session));
 }
 
 }  // namespace xsup::worker::dispatch

@@ -24,8 +24,10 @@
 #include "shared/config/loader.h"
 #include "shared/ipc/channel.h"
 #include "shared/ipc/frame.h"
+#include "worker/core/traffic.h"
 #include "worker/dispatch/router_adapter.h"
 #include "worker/lockdown/lockdown.h"
+#include "worker/proxy/user_directory.h"
 #include "worker/runtime/server.h"
 #include "worker/runtime/worker_protocol.h"
 #include "worker/transport/dns/resolver.h"
@@ -73,6 +75,19 @@ class Worker {
         co_await drain(std::chrono::milliseconds(ms));
         co_return;
       }
+      if (type == kUsers) {
+        auto set = users::user_set_from_json(body);
+        if (!set) {
+          fail("bad user set from the supervisor: " + set.error().message());
+          std::_Exit(2);
+        }
+        std::uint64_t version = set->version;
+        std::size_t count = set->users.size();
+        std::size_t closed = proxy::user_directory().replace(std::move(*set));
+        log::debug(0, "worker slot {}: users version {} ({} users), {} connections closed",
+                   boot_.slot, version, count, closed);
+        continue;
+      }
       if (type == kStop) {
         server_.stop();
         co_return;
@@ -88,6 +103,7 @@ class Worker {
 
   asio::awaitable<void> heartbeat() {
     while (!stopping_) {
+      if (!co_await send_stats()) co_return;
       json beat = ipc::make_message(kHeartbeat);
       beat["connections"] = server_.live_connections();
       auto sent = co_await channel_.send(beat);
@@ -99,6 +115,16 @@ class Worker {
   }
 
  private:
+  // Sends the traffic since the last report, if any; false when the channel is gone.
+  asio::awaitable<bool> send_stats() {
+    json deltas = core::traffic_table().take_deltas();
+    if (deltas.empty()) co_return true;
+    json message = ipc::make_message(kStats);
+    for (auto& [key, value] : deltas.items()) message[key] = std::move(value);
+    auto sent = co_await channel_.send(message);
+    co_return static_cast<bool>(sent);
+  }
+
   // Stops accepting, lets live connections finish up to `limit`, then cancels the rest.
   asio::awaitable<void> drain(std::chrono::milliseconds limit) {
     stopping_ = true;
@@ -115,6 +141,10 @@ class Worker {
                 server_.live_connections());
     }
     server_.stop();
+    // The last traffic: cancelled connections unwind first, then their bytes are reported.
+    poll.expires_after(std::chrono::milliseconds(10));
+    co_await poll.async_wait(kTuple);
+    co_await send_stats();
     std::error_code ec;
     channel_.socket().close(ec);
   }
@@ -183,6 +213,8 @@ int worker_main(int argc, char** argv) {
     ::tzset();  // log time stamps read /etc/localtime once, now
 
     lockdown::lock_down(options, keep);
+    core::traffic_table().enabled = boot->stats;
+    proxy::user_directory().replace(std::move(boot->users));
     transport::dns::Resolver::configure(boot->resolver);
 
     asio::io_context io(1);

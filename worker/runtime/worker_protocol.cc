@@ -37,6 +37,8 @@ json bootstrap_body(const Bootstrap& boot, std::vector<int>& fds) {
   body["test_triggers"] = boot.test_triggers;
   body["drain_timeout_ms"] = boot.drain_timeout.count();
   body["resolver"] = dns::to_json(boot.resolver);
+  body["users"] = users::to_json(boot.users);
+  body["stats"] = boot.stats;
   return body;
 }
 
@@ -81,6 +83,10 @@ base::Expected<Bootstrap> parse_bootstrap(ipc::Message& message) {
     auto resolver = dns::resolver_config_from_json(b.at("resolver"));
     if (!resolver) return resolver.error();
     boot.resolver = std::move(*resolver);
+    auto set = users::user_set_from_json(b.at("users"));
+    if (!set) return set.error();
+    boot.users = std::move(*set);
+    boot.stats = b.at("stats").get<bool>();
   } catch (const std::exception&) {
     return base::Error(base::Errc::kProtocol, "bootstrap fields missing or of the wrong type");
   }

@@ -15,6 +15,7 @@
 #include "shared/base/log.h"
 #include "shared/dns/system_files.h"
 #include "shared/ipc/channel.h"
+#include "shared/users/user_set.h"
 #include "worker/lockdown/lockdown.h"
 #include "worker/runtime/server.h"
 
@@ -25,19 +26,25 @@ inline constexpr std::string_view kBootstrap = "bootstrap";
 inline constexpr std::string_view kDrain = "drain";  // {timeout_ms}
 inline constexpr std::string_view kStop = "stop";
 inline constexpr std::string_view kTestExecve = "test.execve";  // only with test_triggers
+inline constexpr std::string_view kUsers = "users";  // the store's users: shared/users/user_set.h
 // Worker -> supervisor.
 inline constexpr std::string_view kReady = "ready";          // {pid, generation, slot}
 inline constexpr std::string_view kHeartbeat = "heartbeat";  // {connections}
+// Traffic since the last report (worker/core/traffic.h): {users, inbounds, outbounds}, each
+// {name: [uplink, downlink, connections]}; sent with the heartbeat when non-empty, and once
+// more when a draining worker ends.
+inline constexpr std::string_view kStats = "stats";
 
 // What a serving worker accepts from the supervisor (the bootstrap came before).
-inline constexpr std::array<std::string_view, 2> kWorkerAcceptsList = {kDrain, kStop};
-inline constexpr std::array<std::string_view, 3> kWorkerAcceptsWithTriggersList = {kDrain, kStop,
-                                                                                   kTestExecve};
+inline constexpr std::array<std::string_view, 3> kWorkerAcceptsList = {kDrain, kStop, kUsers};
+inline constexpr std::array<std::string_view, 4> kWorkerAcceptsWithTriggersList = {
+    kDrain, kStop, kUsers, kTestExecve};
 inline constexpr std::span<const std::string_view> kWorkerAccepts = kWorkerAcceptsList;
 inline constexpr std::span<const std::string_view> kWorkerAcceptsWithTriggers =
     kWorkerAcceptsWithTriggersList;
 // What the supervisor accepts from a worker.
-inline constexpr std::array<std::string_view, 2> kSupervisorAcceptsList = {kReady, kHeartbeat};
+inline constexpr std::array<std::string_view, 3> kSupervisorAcceptsList = {kReady, kHeartbeat,
+                                                                           kStats};
 inline constexpr std::span<const std::string_view> kSupervisorAccepts = kSupervisorAcceptsList;
 
 // A worker sends one heartbeat per interval; the supervisor replaces a worker silent for
@@ -65,6 +72,8 @@ struct Bootstrap {
   bool test_triggers = false;
   std::chrono::milliseconds drain_timeout{60000};
   dns::ResolverConfig resolver;  // nameservers and hosts, read by the supervisor
+  users::UserSet users;          // the store's users when the worker starts
+  bool stats = true;             // count traffic (xsup.stats)
 };
 
 // The bootstrap's body from listener_refs; their fds are appended to `fds` in the order

@@ -15,6 +15,7 @@
 #include "worker/dispatch/dispatcher.h"
 #include "worker/proxy/http/codec.h"
 #include "worker/proxy/http/http.h"
+#include "worker/proxy/user_directory.h"
 
 namespace xsup::worker::proxy::http {
 namespace {
@@ -29,26 +30,18 @@ struct Settings {
   const std::vector<config::Account>* accounts;
   bool allow_transparent = false;
   std::uint32_t user_level = 0;
+  bool store_users = false;  // the store's users of this inbound may authenticate too
 };
 
 Settings settings_of(const config::InboundConfig& config) {
   static const std::vector<config::Account> kNoAccounts;
   if (const auto* h = std::get_if<config::HttpInbound>(&config.settings)) {
-    return {&h->accounts, h->allow_transparent, h->user_level};
+    return {&h->accounts, h->allow_transparent, h->user_level, true};
   }
   if (const auto* s = std::get_if<config::SocksInbound>(&config.settings)) {
-    return {s->auth_password ? &s->accounts : &kNoAccounts, false, s->user_level};
+    return {s->auth_password ? &s->accounts : &kNoAccounts, false, s->user_level, s->auth_password};
   }
-  return {&kNoAccounts, false, 0};
-}
-
-// Compares secrets in time independent of where they differ.
-bool same_secret(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
-  }
-  return diff == 0;
+  return {&kNoAccounts, false, 0, false};
 }
 
 std::string_view as_text(const core::Buffer& buffer, std::size_t begin, std::size_t end) {
@@ -233,18 +226,29 @@ class ClientConnection {
 
   // Basic proxy authentication (RFC 9110 §11.7); true when the request may pass.
   bool authenticate(const RequestHead& head) {
-    if (settings_.accounts->empty()) return true;
+    const std::string& tag = ctx_.config.tag;
+    const bool store = settings_.store_users && user_directory().has_users(tag);
+    if (settings_.accounts->empty() && !store) return true;
     auto value = find_header(head.headers, "proxy-authorization");
     if (!value) return false;
     auto credentials = decode_basic_auth(*value);
     if (!credentials) return false;
-    for (const auto& account : *settings_.accounts) {
-      if (account.user == credentials->user && same_secret(account.pass, credentials->pass)) {
-        session_.user = account.email.empty() ? account.user : account.email;
-        return true;
+    auto user = check_account(settings_.store_users ? std::string_view(tag) : std::string_view(),
+                              *settings_.accounts, credentials->user, credentials->pass);
+    if (!user) return false;
+    if (user->email != session_.user) {
+      session_.user = user->email;
+      session_.user_from_store = user->from_store;
+      enrollment_ = {};
+      if (user->from_store) {
+        // A store user who loses access loses this connection at once.
+        enrollment_ = core::user_connections().enroll(user->email, tag, [this] {
+          if (upstream_) upstream_->close();
+          if (client_) client_->close();
+        });
       }
     }
-    return false;
+    return true;
   }
 
   awaitable<Next> handle(const RequestHead& head) {
@@ -366,6 +370,7 @@ class ClientConnection {
         if (auto ec = co_await to.write_all(asio::buffer(flow.buffer.data() + flow.begin, n))) {
           co_return Error(ec, "body write");
         }
+        session_.traffic.add(&to != client_.get(), n);
         watchdog_.touch();
         flow.begin += n;
       }
@@ -449,6 +454,7 @@ class ClientConnection {
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool reused = false;
       if (!co_await ensure_upstream(*destination, attempt == 0, reused)) co_return Next::kEnd;
+      session_.traffic.add(true, request.size());
       if (auto ec = co_await upstream_->write_all(asio::buffer(request))) {
         if (reused) {
           upstream_reusable_ = false;
@@ -506,6 +512,7 @@ class ClientConnection {
     const std::string response_head = serialize_response(*response, keep_alive, http10);
     out_.begin += response->size;  // `response` points into out_: not used past this line
     if (co_await client_->write_all(asio::buffer(response_head))) co_return Next::kEnd;
+    session_.traffic.add(false, response_head.size());
     watchdog_.touch();
 
     bool source_failed = false;
@@ -556,6 +563,7 @@ class ClientConnection {
   Settings settings_;
   core::StreamPtr client_;
   core::Session session_;
+  core::UserConnections::Enrollment enrollment_;  // a store user's connection
   Watchdog watchdog_;
   Inflow in_;   // client -> proxy
   Inflow out_;  // upstream -> proxy

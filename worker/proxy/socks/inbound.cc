@@ -62,7 +62,8 @@ awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session sessio
   core::Buffer buffer = core::BufferPool::local().acquire();
   HandshakeReader reader{buffer.span()};
   core::Deadline deadline(*stream, session.policy.handshake);
-  auto result = co_await accept_handshake(*stream, reader, settings_, session.local);
+  auto result =
+      co_await accept_handshake(*stream, reader, settings_, session.local, context_.config.tag);
   if (!result) {
     const base::Error& error = result.error();
     if (deadline.expired()) {
@@ -76,10 +77,11 @@ awaitable<void> SocksInbound::serve(core::StreamPtr stream, core::Session sessio
     co_return;
   }
   deadline.cancel();
-  if (const config::Account* account = result->account) {
-    session.user = account->email.empty() ? account->user : account->email;
-    session.level = account->level;
-    session.policy = context_.policy.level(account->level);
+  if (result->user) {
+    session.user = result->user->email;
+    session.user_from_store = result->user->from_store;
+    session.level = result->user->level;
+    session.policy = context_.policy.level(result->user->level);
   }
 
   switch (result->next) {
@@ -114,6 +116,12 @@ awaitable<void> SocksInbound::hold_association(core::Stream& stream, const core:
     udp_->associate(session.source.address.ip(), session.user, session.level, session.policy);
   }
   log::debug(session.id, "socks: UDP ASSOCIATE from {}", session.source.host_port());
+  // A store user who loses access loses the association (and so its UDP) at once.
+  core::UserConnections::Enrollment enrollment;
+  if (session.user_from_store) {
+    enrollment = core::user_connections().enroll(session.user, session.inbound_tag,
+                                                 [&stream] { stream.close(); });
+  }
   // The TCP connection only says the association is alive (RFC 1928 §7): drain it until the
   // client closes it.
   std::array<std::uint8_t, 256> sink;

@@ -1,7 +1,5 @@
 #include "worker/proxy/socks/server_handshake.h"
 
-#include <algorithm>
-
 #include "worker/proxy/socks/codec.h"
 
 namespace xsup::worker::proxy::socks {
@@ -73,7 +71,8 @@ asio::awaitable<Expected<HandshakeResult>> accept_socks4(core::Stream& stream,
 asio::awaitable<Expected<HandshakeResult>> accept_socks5(core::Stream& stream,
                                                          HandshakeReader& reader,
                                                          const config::SocksInbound& settings,
-                                                         const net::Destination& local) {
+                                                         const net::Destination& local,
+                                                         std::string_view inbound_tag) {
   HandshakeResult result;
   // RFC 1928 §3: method negotiation.
   auto greeting = co_await reader.next(stream, parse_greeting);
@@ -93,17 +92,14 @@ asio::awaitable<Expected<HandshakeResult>> accept_socks5(core::Stream& stream,
     // RFC 1929 §2.
     auto credentials = co_await reader.next(stream, parse_credentials);
     if (!credentials) co_return credentials.error();
-    auto account = std::find_if(settings.accounts.begin(), settings.accounts.end(),
-                                [&](const config::Account& a) {
-                                  return a.user == credentials->user && a.pass == credentials->pass;
-                                });
-    const bool ok = account != settings.accounts.end();
+    auto user = check_account(inbound_tag, settings.accounts, credentials->user, credentials->pass);
+    const bool ok = user.has_value();
     const auto status = encode_auth_status(ok);
     if (auto sent = co_await send(stream, as_buffer(status)); !sent) {
       co_return sent.error();
     }
     if (!ok) co_return Error(Errc::kAuthFailed, "invalid user name or password");
-    result.account = &*account;
+    result.user = std::move(user);
   }
 
   // RFC 1928 §4.
@@ -148,13 +144,14 @@ asio::awaitable<Expected<HandshakeResult>> accept_socks5(core::Stream& stream,
 asio::awaitable<Expected<HandshakeResult>> accept_handshake(core::Stream& stream,
                                                             HandshakeReader& reader,
                                                             const config::SocksInbound& settings,
-                                                            const net::Destination& local) {
+                                                            const net::Destination& local,
+                                                            std::string_view inbound_tag) {
   if (reader.filled == 0) {
     if (auto status = co_await reader.fill(stream); !status) co_return status.error();
   }
   switch (reader.storage[reader.pos]) {
     case kVersion5:
-      co_return co_await accept_socks5(stream, reader, settings, local);
+      co_return co_await accept_socks5(stream, reader, settings, local, inbound_tag);
     case kVersion4:
       co_return co_await accept_socks4(stream, reader, settings);
     default: {

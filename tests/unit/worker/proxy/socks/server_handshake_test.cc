@@ -120,8 +120,8 @@ TEST(SocksServerHandshake, PipelinedPasswordClient) {
   const auto& result = **out.result;
   EXPECT_EQ(result.next, Next::kConnect);
   EXPECT_EQ(result.target.to_string(), "tcp:h.io:80");
-  ASSERT_NE(result.account, nullptr);
-  EXPECT_EQ(result.account->email, "bob");
+  ASSERT_TRUE(result.user.has_value());
+  EXPECT_EQ(result.user->email, "bob");
   EXPECT_EQ(out.sent_to_client, concat({bytes({0x05, 0x02, 0x01, 0x00}), kSuccessReply}));
   EXPECT_EQ(out.left_over, bytes({'G', 'E', 'T'}));
 }
@@ -134,7 +134,7 @@ TEST(SocksServerHandshake, ByteByByteClient) {
   auto out = run_handshake(config::SocksInbound{}, chunks);
   ASSERT_TRUE(out.result.has_value() && *out.result);
   EXPECT_EQ((*out.result)->target.to_string(), "tcp:10.0.0.2:443");
-  EXPECT_EQ((*out.result)->account, nullptr);
+  EXPECT_FALSE((*out.result)->user.has_value());
   EXPECT_EQ(out.sent_to_client, concat({bytes({0x05, 0x00}), kSuccessReply}));
   EXPECT_TRUE(out.left_over.empty());
 }
