@@ -14,6 +14,7 @@ import hmac
 import os
 import socket
 import struct
+import subprocess
 import time
 import uuid as uuidlib
 import zlib
@@ -180,6 +181,41 @@ class V2rayServerTest(ChainMixin, harness.IntegrationTest):
         self.start_chain("none", legacy=True)
         self.check_tcp()
         self.check_udp()
+
+
+class StoreUserTest(harness.IntegrationTest):
+    """A VMess user added to the store at runtime works at once; deleted, it is refused."""
+
+    @harness.xsup_only()
+    def test_user_added_and_deleted_live(self):
+        self.origin = harness.http_origin(self.res)
+        server_port = harness.free_port()
+        config = harness.base_config([vmess_inbound(server_port)])
+        config["xsup"] = {"workers": 1}
+        server = self.start_server(config, name="server")
+        store_id = str(uuidlib.uuid4())
+        client_port = harness.free_port()
+        client = harness.base_config([harness.socks_inbound(client_port, tag="client-in")],
+                                     [vmess_outbound(server_port, "aes-128-gcm",
+                                                     user_id=store_id)])
+        self.start_server(client, name="v2ray-client", impl="v2ray")
+        proxy = f"{LOOPBACK}:{client_port}"
+        url = self.origin.url("/size/1000", host="localhost")
+
+        def cli(*args):
+            result = subprocess.run([harness.XSUP_BIN, *args, "--control", server.control_path],
+                                    capture_output=True, text=True, timeout=60)
+            self.assertEqual(result.returncode, 0, result.stderr)
+
+        self.assert_curl_fails(curl("--socks5-hostname", proxy, url))
+        cli("user", "add", "--email", "store@vmess.test", "--inbound", "vmess-in",
+            "--id", store_id)
+        self.assertTrue(harness.wait_until(
+            lambda: curl("--socks5-hostname", proxy, url).stdout == b"x" * 1000, 10))
+        self.assertIn("email: store@vmess.test", server.log())
+        cli("user", "del", "--email", "store@vmess.test")
+        self.assertTrue(harness.wait_until(
+            lambda: curl("--socks5-hostname", proxy, url).returncode != 0, 10))
 
 
 # ---- a minimal VMess client for crafted requests (spec/vmess.md §1–§3) -------------------

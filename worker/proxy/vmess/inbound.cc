@@ -11,10 +11,12 @@
 #include <ctime>
 
 #include "shared/base/log.h"
+#include "shared/crypto/uuid.h"
 #include "worker/core/buffer_pool.h"
 #include "worker/core/deadline.h"
 #include "worker/core/prefetch.h"
 #include "worker/dispatch/dispatcher.h"
+#include "worker/proxy/user_directory.h"
 #include "worker/proxy/vmess/chunk_stream.h"
 #include "worker/proxy/vmess/vmess.h"
 
@@ -35,10 +37,20 @@ constexpr std::size_t kDrainSpreadBytes = 3266;
 constexpr int kDrainMinSeconds = 2;
 constexpr int kDrainSpreadSeconds = 5;
 
-std::vector<UserEntry> entries(const config::VmessInbound& settings) {
+// The config's clients first (they win a UUID both lists have), then the store's users.
+std::vector<UserEntry> entries(const config::VmessInbound& settings, const std::string& tag) {
   std::vector<UserEntry> out;
-  out.reserve(settings.clients.size());
-  for (const auto& c : settings.clients) out.push_back(UserEntry{c.email, c.id, c.level});
+  const users::UserSet& store = user_directory().set();
+  out.reserve(settings.clients.size() + store.users.size());
+  for (const auto& c : settings.clients) out.push_back(UserEntry{c.email, c.id, c.level, false});
+  if (tag.empty()) return out;
+  for (const auto& u : store.users) {
+    if (u.uuid.empty()) continue;
+    bool here = false;
+    for (const auto& t : u.inbounds) here = here || t == tag;
+    if (!here) continue;
+    if (auto id = crypto::parse_uuid(u.uuid)) out.push_back(UserEntry{u.email, *id, u.level, true});
+  }
   return out;
 }
 
@@ -126,11 +138,19 @@ awaitable<void> packets_watchdog(PacketRelayState& state) {
 VmessInbound::VmessInbound(const InboundContext& context)
     : context_(context),
       settings_(std::get<config::VmessInbound>(context.config.settings)),
-      users_(std::make_shared<const UserTable>(entries(settings_))),
       auth_ids_(kAuthIdMemory),
       sessions_(kSessionMemory) {}
 
 VmessInbound::~VmessInbound() = default;
+
+const UserTablePtr& VmessInbound::users() {
+  const std::uint64_t version = user_directory().version();
+  if (!users_ || version != users_version_) {
+    users_ = std::make_shared<const UserTable>(entries(settings_, context_.config.tag));
+    users_version_ = version;
+  }
+  return users_;
+}
 
 std::unique_ptr<Inbound> make_vmess_inbound(const InboundContext& context) {
   return std::make_unique<VmessInbound>(context);
@@ -141,7 +161,7 @@ awaitable<void> VmessInbound::serve(core::StreamPtr stream, core::Session sessio
   core::Buffer buffer = core::BufferPool::local().acquire();
   std::size_t filled = 0;
   core::Deadline deadline(*stream, session.policy.handshake);
-  const UserTablePtr users = users_;  // this connection keeps the table it started with
+  const UserTablePtr table = users();  // this connection keeps the table it started with
 
   // Ends the handshake with one log line; a failed authentication drains first.
   auto reject = [&](std::string_view reason, bool drain_first) {
@@ -156,7 +176,7 @@ awaitable<void> VmessInbound::serve(core::StreamPtr stream, core::Session sessio
   }
   Bytes16 auth_id;
   std::memcpy(auth_id.data(), buffer.data(), kAuthIdSize);
-  auto match = users->match_auth_id(auth_id);
+  auto match = table->match_auth_id(auth_id);
   std::string_view failure;
   if (!match) {
     failure = "invalid user";
@@ -238,6 +258,7 @@ awaitable<void> VmessInbound::serve(core::StreamPtr stream, core::Session sessio
   }
 
   session.user = user.entry.email;
+  session.user_from_store = user.entry.from_store;
   session.level = user.entry.level;
   session.policy = context_.policy.level(user.entry.level);
   session.target = h.target;

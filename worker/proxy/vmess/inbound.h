@@ -29,10 +29,10 @@ class VmessInbound final : public Inbound {
 
   awaitable<void> serve(core::StreamPtr stream, core::Session session) override;
 
-  // Replaces the user table (runtime user changes): new connections use the new table,
-  // connections already authenticated keep theirs.
-  void set_users(UserTablePtr users) { users_ = std::move(users); }
-  const UserTablePtr& users() const { return users_; }
+  // The user table: the config's clients, then the store's users of this inbound's tag.
+  // It is rebuilt when the worker's user directory changes (a push from the supervisor);
+  // connections already authenticated keep the table they started with.
+  const UserTablePtr& users();
 
  private:
   awaitable<void> drain(core::Stream& stream);
@@ -41,6 +41,7 @@ class VmessInbound final : public Inbound {
   InboundContext context_;
   const config::VmessInbound& settings_;
   UserTablePtr users_;
+  std::uint64_t users_version_ = 0;
   ReplayFilter<16> auth_ids_;  // AuthIDs seen (spec/vmess.md §2: 120 s)
   ReplayFilter<48> sessions_;  // UUID ‖ BodyKey ‖ BodyIV seen (§3.1: 3 minutes)
 };

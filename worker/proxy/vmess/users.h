@@ -25,6 +25,7 @@ struct UserEntry {
   std::string email;
   Bytes16 id{};  // the UUID
   std::uint32_t level = 0;
+  bool from_store = false;  // a store user (may lose access live), not a config client
 };
 
 struct User {

@@ -94,7 +94,6 @@ void both_directions(std::uint8_t security) {
   asio::co_spawn(
       p.io,
       [&]() -> asio::awaitable<void> {
-        auto server = co_await p.accept(h);
         // The client writes everything and ends; the server reads with small reads (a chunk
         // is handed out in pieces), then answers and ends.
         asio::co_spawn(
@@ -104,6 +103,7 @@ void both_directions(std::uint8_t security) {
               EXPECT_FALSE(co_await p.client->shutdown_send());
             },
             asio::detached);
+        auto server = co_await p.accept(h);
         up_end = co_await read_all(*server, got_up, 1000);
         EXPECT_FALSE(co_await server->write_all(asio::buffer(down)));
         EXPECT_FALSE(co_await server->shutdown_send());
