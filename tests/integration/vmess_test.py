@@ -330,8 +330,11 @@ class BadInputTest(harness.IntegrationTest):
         super().setUp()
         self.origin = harness.http_origin(self.res)
         self.port = harness.free_port()
-        self.server = self.start_server(harness.base_config([vmess_inbound(self.port)]),
-                                        name="server")
+        config = harness.base_config([vmess_inbound(self.port)])
+        # The replay memory is per worker process (docs/config.md): one worker, so that the
+        # replay meets the worker that saw the original.
+        config["xsup"] = {"workers": 1}
+        self.server = self.start_server(config, name="server")
 
     def assert_drained(self, data, reason):
         """The server keeps reading for a while (no immediate close), then closes, and
