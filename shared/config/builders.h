@@ -26,6 +26,10 @@ SniffingConfig build_sniffing(const Value& value);
 // settings of a shadowsocks inbound / outbound (shared/config/shadowsocks.cc).
 ShadowsocksInbound build_shadowsocks_inbound(Object& settings);
 ShadowsocksOutbound build_shadowsocks_outbound(Object& settings);
+// VMess inbound settings / outbound settings (shared/config/vmess.cc); nullopt after an
+// error.
+VmessInbound build_vmess_inbound(Object& settings);
+std::optional<VmessOutbound> build_vmess_outbound(Object& settings);
 
 void build_inbounds(const Value& value, Config& config);
 void build_outbounds(const Value& value, Config& config);

@@ -1,5 +1,6 @@
 // inbounds[] (spec/config.md §1, seeds/socks-http.md): socks/mixed, http,
-// dokodemo-door/tunnel and shadowsocks run today; other Xray protocols are recognised and rejected.
+// dokodemo-door/tunnel, vmess and shadowsocks run today; other Xray protocols are recognised
+// and rejected.
 
 #include <fmt/format.h>
 
@@ -13,8 +14,8 @@ namespace xsup::config {
 namespace {
 
 // Xray protocols whose inbound side has not landed in xsup.
-constexpr std::array<std::string_view, 9> kKnownInbounds{
-    "vless", "vmess", "trojan", "tun", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
+constexpr std::array<std::string_view, 8> kKnownInbounds{
+    "vless", "trojan", "tun", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
 
 std::vector<Account> read_accounts(const Value& value, std::uint32_t level) {
   std::vector<Account> out;
@@ -189,6 +190,9 @@ void build_inbounds(const Value& value, Config& config) {
     } else if (name == "shadowsocks") {
       ic.protocol = "shadowsocks";
       supported = true;
+    } else if (name == "vmess") {
+      ic.protocol = "vmess";
+      supported = true;
     } else if (protocol.json().is_string()) {
       bool known = false;
       for (auto k : kKnownInbounds) known = known || name == k;
@@ -229,6 +233,8 @@ void build_inbounds(const Value& value, Config& config) {
     } else if (supported && ic.protocol == "shadowsocks") {
       ic.settings = build_shadowsocks_inbound(settings);
       ok = ok && !std::get<ShadowsocksInbound>(ic.settings).users.empty();
+    } else if (supported && ic.protocol == "vmess") {
+      ic.settings = build_vmess_inbound(settings);
     } else if (supported) {
       ic.settings = build_dokodemo(settings, name == "tunnel");
     } else {

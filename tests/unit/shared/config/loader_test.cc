@@ -567,8 +567,8 @@ TEST(LoaderTest, CommaStringLists) {
 }
 
 TEST(LoaderTest, OutboundCommonFields) {
-  EXPECT_THAT(errors(outbound(R"("protocol": "vmess")")),
-              ElementsAre("outbounds[0].protocol: \"vmess\" not supported yet"));
+  EXPECT_THAT(errors(outbound(R"("protocol": "wireguard")")),
+              ElementsAre("outbounds[0].protocol: \"wireguard\" not supported yet"));
   EXPECT_THAT(errors(load(R"({"outbounds": [{"protocol": "freedom", "tag": "x"},
       {"protocol": "blackhole", "tag": "x"}]})")),
               ElementsAre("outbounds[1].tag: duplicate tag \"x\""));
