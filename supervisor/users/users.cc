@@ -202,6 +202,12 @@ void UserBook::check_inbounds(const std::vector<std::string>& tags,
     if (it == inbounds_.end()) {
       throw UserError(fmt::format("--inbound: no inbound is tagged \"{}\"", tag));
     }
+    if (it->second.protocol == "shadowsocks") {
+      // Its users are tried in turn with their own method and key; the store's users do
+      // not join them yet.
+      throw UserError(fmt::format(
+          "--inbound: store users on Shadowsocks inbound \"{}\": not supported yet", tag));
+    }
     if (!it->second.takes_users) {
       throw UserError(
           fmt::format("--inbound: inbound \"{}\" ({}) takes no users{}", tag, it->second.protocol,
