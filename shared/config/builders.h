@@ -30,6 +30,11 @@ TrojanInbound build_trojan_inbound(Object& settings);
 VlessOutbound build_vless_outbound(Object& settings);
 TrojanOutbound build_trojan_outbound(Object& settings);
 
+// VMess inbound settings / outbound settings (shared/config/vmess.cc); nullopt after an
+// error.
+VmessInbound build_vmess_inbound(Object& settings);
+std::optional<VmessOutbound> build_vmess_outbound(Object& settings);
+
 void build_inbounds(const Value& value, Config& config);
 void build_outbounds(const Value& value, Config& config);
 // outbound_tags: every tag in the outbounds section, rejected outbounds included, so that

@@ -1,5 +1,5 @@
-// inbounds[] (spec/config.md §1, seeds/socks-http.md): socks/mixed, http and
-// dokodemo-door/tunnel run today; other Xray protocols are recognised and rejected.
+// inbounds[] (spec/config.md §1, seeds/socks-http.md): socks/mixed, http,
+// dokodemo-door/tunnel and vmess run today; other Xray protocols are recognised and rejected.
 
 #include <fmt/format.h>
 
@@ -13,8 +13,8 @@ namespace xsup::config {
 namespace {
 
 // Xray protocols whose inbound side has not landed in xsup.
-constexpr std::array<std::string_view, 8> kKnownInbounds{
-    "vmess", "shadowsocks", "tun", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
+constexpr std::array<std::string_view, 7> kKnownInbounds{
+    "shadowsocks", "tun", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
 
 std::vector<Account> read_accounts(const Value& value, std::uint32_t level) {
   std::vector<Account> out;
@@ -189,6 +189,9 @@ void build_inbounds(const Value& value, Config& config) {
     } else if (name == "vless" || name == "trojan") {
       ic.protocol = name;
       supported = true;
+    } else if (name == "vmess") {
+      ic.protocol = "vmess";
+      supported = true;
     } else if (protocol.json().is_string()) {
       bool known = false;
       for (auto k : kKnownInbounds) known = known || name == k;
@@ -230,6 +233,8 @@ void build_inbounds(const Value& value, Config& config) {
       ic.settings = build_vless_inbound(settings);
     } else if (supported && ic.protocol == "trojan") {
       ic.settings = build_trojan_inbound(settings);
+    } else if (supported && ic.protocol == "vmess") {
+      ic.settings = build_vmess_inbound(settings);
     } else if (supported) {
       ic.settings = build_dokodemo(settings, name == "tunnel");
     } else {

@@ -180,8 +180,25 @@ struct TrojanInbound {
   std::vector<Fallback> fallbacks;
 };
 
-using InboundSettings =
-    std::variant<SocksInbound, HttpInbound, DokodemoInbound, VlessInbound, TrojanInbound>;
+// A VMess user (spec/vmess.md §1): `id` is the UUID, raw (a 1–30 byte alias already mapped).
+struct VmessUser {
+  std::array<std::uint8_t, 16> id{};
+  std::uint32_t level = 0;
+  std::string email;
+};
+
+// The body security a VMess client asks for (spec/vmess.md §4). kAuto is resolved when the
+// outbound starts: AES-128-GCM with AES hardware, else ChaCha20-Poly1305.
+enum class VmessSecurity { kAes128Gcm, kChacha20Poly1305, kAuto, kNone, kZero };
+
+struct VmessInbound {
+  std::vector<VmessUser> clients;
+  // xsup's switch for security none/zero clients (removed from Xray v26.7).
+  bool legacy_security = false;
+};
+
+using InboundSettings = std::variant<SocksInbound, HttpInbound, DokodemoInbound, VmessInbound,
+                                     VlessInbound, TrojanInbound>;
 
 struct InboundConfig {
   std::string tag;
@@ -238,8 +255,22 @@ struct TrojanOutbound {
   std::vector<TrojanServer> servers;
 };
 
+struct VmessOutboundUser {
+  VmessUser user;
+  VmessSecurity security = VmessSecurity::kAuto;
+};
+
+struct VmessServer {
+  net::Destination address;  // network tcp
+  std::vector<VmessOutboundUser> users;
+};
+
+struct VmessOutbound {
+  std::vector<VmessServer> vnext;
+};
+
 using OutboundSettings = std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound,
-                                      HttpOutbound, VlessOutbound, TrojanOutbound>;
+                                      HttpOutbound, VmessOutbound, VlessOutbound, TrojanOutbound>;
 
 struct OutboundConfig {
   std::string tag;
@@ -277,9 +308,9 @@ struct RoutingConfig {
 
 // The `xsup` object: what Xray lacks (DESIGN.md §6).
 struct XsupSection {
-  unsigned workers = 0;  // 0 = CPU count
-  std::string user;      // "" = nobody when started as root
-  std::string store = "/var/lib/xsup/xsup.db";  // the SQLite store (DESIGN.md §4)
+  unsigned workers = 0;                          // 0 = CPU count
+  std::string user;                              // "" = nobody when started as root
+  std::string store = "/var/lib/xsup/xsup.db";   // the SQLite store (DESIGN.md §4)
   std::string public_address;                    // the host share links name
   bool stats = true;                             // count traffic per user/inbound/outbound
   std::chrono::seconds stats_flush_interval{5};  // how often totals reach the store

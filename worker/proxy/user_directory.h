@@ -30,9 +30,8 @@ class UserDirectory {
   bool has_users(std::string_view tag) const;
 
   std::uint64_t version() const { return set_.version; }
-  // Every pushed user, for inbounds that index them by a derived key (VLESS ids without
-  // bytes 6-7, Trojan's SHA-224 keys).
-  const users::UserSet& users() const { return set_; }
+  // The whole set, for inbounds that precompute per-user keys (VMess AuthIDs).
+  const users::UserSet& set() const { return set_; }
   std::size_t size() const { return set_.users.size(); }
 
  private:
