@@ -14,8 +14,8 @@ namespace xsup::config {
 namespace {
 
 // Xray protocols whose inbound side has not landed in xsup.
-constexpr std::array<std::string_view, 8> kKnownInbounds{
-    "vless", "trojan", "tun", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
+constexpr std::array<std::string_view, 6> kKnownInbounds{
+    "tun", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
 
 std::vector<Account> read_accounts(const Value& value, std::uint32_t level) {
   std::vector<Account> out;
@@ -189,6 +189,8 @@ void build_inbounds(const Value& value, Config& config) {
       supported = true;
     } else if (name == "shadowsocks") {
       ic.protocol = "shadowsocks";
+    } else if (name == "vless" || name == "trojan") {
+      ic.protocol = name;
       supported = true;
     } else if (name == "vmess") {
       ic.protocol = "vmess";
@@ -233,6 +235,10 @@ void build_inbounds(const Value& value, Config& config) {
     } else if (supported && ic.protocol == "shadowsocks") {
       ic.settings = build_shadowsocks_inbound(settings);
       ok = ok && !std::get<ShadowsocksInbound>(ic.settings).users.empty();
+    } else if (supported && ic.protocol == "vless") {
+      ic.settings = build_vless_inbound(settings);
+    } else if (supported && ic.protocol == "trojan") {
+      ic.settings = build_trojan_inbound(settings);
     } else if (supported && ic.protocol == "vmess") {
       ic.settings = build_vmess_inbound(settings);
     } else if (supported) {

@@ -156,6 +156,38 @@ struct ShadowsocksUser {
   std::uint32_t level = 0;
 };
 
+// One entry of settings.fallbacks of a VLESS or Trojan inbound (spec/vless.md §9.2).
+struct Fallback {
+  enum class Kind { kTcp, kUnix };
+  std::string name;  // SNI to match, lower-case; "" = any
+  std::string alpn;  // negotiated ALPN to match, lower-case; "" = any
+  std::string path;  // HTTP/1 request path to match; "" = any
+  Kind kind = Kind::kTcp;
+  net::Destination tcp;        // kTcp: where to connect (a bare port means 127.0.0.1)
+  std::string unix_path;       // kUnix: a file path, or an abstract name starting with '\0'
+  int xver = 0;                // PROXY protocol version sent first: 0 none, 1 text, 2 binary
+  std::string path_in_config;  // "inbounds[0].settings.fallbacks[1]", for messages
+};
+
+// A VLESS user (spec/vless.md §2): the id after string-to-UUID mapping.
+struct VlessUser {
+  std::array<std::uint8_t, 16> id{};
+  std::string email;
+  std::uint32_t level = 0;
+  std::string flow;  // "" only, today
+};
+
+struct VlessInbound {
+  std::vector<VlessUser> clients;
+  std::vector<Fallback> fallbacks;
+};
+
+struct TrojanUser {
+  std::string password;
+  std::string email;
+  std::uint32_t level = 0;
+};
+
 // settings.method/password (one user) or settings.clients (each with its own method).
 struct ShadowsocksInbound {
   std::vector<ShadowsocksUser> users;
@@ -163,6 +195,11 @@ struct ShadowsocksInbound {
   std::string identity_psk;
   bool tcp = true;  // settings.network, "tcp" when absent (Xray)
   bool udp = false;
+};
+
+struct TrojanInbound {
+  std::vector<TrojanUser> clients;
+  std::vector<Fallback> fallbacks;
 };
 
 // A VMess user (spec/vmess.md §1): `id` is the UUID, raw (a 1–30 byte alias already mapped).
@@ -183,11 +220,13 @@ struct VmessInbound {
 };
 
 using InboundSettings =
-    std::variant<SocksInbound, HttpInbound, DokodemoInbound, VmessInbound, ShadowsocksInbound>;
+    std::variant<SocksInbound, HttpInbound, DokodemoInbound, VmessInbound, ShadowsocksInbound,
+                 VlessInbound, TrojanInbound>;
 
 struct InboundConfig {
   std::string tag;
-  std::string protocol;  // normalised: "socks", "http", "dokodemo-door", "vmess", "shadowsocks"
+  std::string protocol;  // normalised: "socks", "http", "dokodemo-door", "vmess",
+                         // "shadowsocks", "vless", "trojan"
   std::string listen;    // IP literal; "" = 0.0.0.0
   net::PortList ports;   // at least one port
   InboundSettings settings;
@@ -229,6 +268,26 @@ struct ShadowsocksOutbound {
   std::vector<ShadowsocksServer> servers;  // the first one is used
 };
 
+// settings.vnext of a VLESS outbound: the first server and its first user are used.
+struct VlessServer {
+  net::Destination address;  // network tcp
+  std::vector<VlessUser> users;
+};
+
+struct VlessOutbound {
+  std::vector<VlessServer> vnext;
+};
+
+// settings.servers of a Trojan outbound: the first server is used.
+struct TrojanServer {
+  net::Destination address;  // network tcp
+  TrojanUser user;
+};
+
+struct TrojanOutbound {
+  std::vector<TrojanServer> servers;
+};
+
 struct VmessOutboundUser {
   VmessUser user;
   VmessSecurity security = VmessSecurity::kAuto;
@@ -244,7 +303,8 @@ struct VmessOutbound {
 };
 
 using OutboundSettings = std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound,
-                                      HttpOutbound, VmessOutbound, ShadowsocksOutbound>;
+                                      HttpOutbound, VmessOutbound, ShadowsocksOutbound,
+                                      VlessOutbound, TrojanOutbound>;
 
 struct OutboundConfig {
   std::string tag;

@@ -13,8 +13,8 @@
 namespace xsup::config {
 namespace {
 
-constexpr std::array<std::string_view, 7> kKnownOutbounds{
-    "vless", "trojan", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
+constexpr std::array<std::string_view, 5> kKnownOutbounds{"wireguard", "hysteria", "hysteria2",
+                                                          "loopback", "dns"};
 
 std::optional<net::Destination> parse_redirect(const Value& where, const std::string& text) {
   net::Destination d;
@@ -182,6 +182,14 @@ void build_outbounds(const Value& value, Config& config) {
       oc.protocol = "socks";
       oc.settings = SocksOutbound{read_servers(settings)};
       ok = ok && !std::get<SocksOutbound>(oc.settings).servers.empty();
+    } else if (name == "vless") {
+      oc.protocol = "vless";
+      oc.settings = build_vless_outbound(settings);
+      ok = ok && !std::get<VlessOutbound>(oc.settings).vnext.empty();
+    } else if (name == "trojan") {
+      oc.protocol = "trojan";
+      oc.settings = build_trojan_outbound(settings);
+      ok = ok && !std::get<TrojanOutbound>(oc.settings).servers.empty();
     } else if (name == "http") {
       oc.protocol = "http";
       HttpOutbound http;

@@ -174,8 +174,8 @@ TEST(LoaderTest, VersionAndEnv) {
 // ---- inbounds ----
 
 TEST(LoaderTest, InboundProtocols) {
-  EXPECT_THAT(errors(inbound(R"("protocol": "vless", "port": 443)")),
-              ElementsAre("inbounds[0].protocol: \"vless\" not supported yet"));
+  EXPECT_THAT(errors(inbound(R"("protocol": "wireguard", "port": 443)")),
+              ElementsAre("inbounds[0].protocol: \"wireguard\" not supported yet"));
   EXPECT_THAT(errors(inbound(R"("protocol": "vmesss", "port": 443)")),
               ElementsAre("inbounds[0].protocol: \"vmesss\" is not a known protocol"));
   EXPECT_THAT(errors(inbound(R"("port": 443)")), ElementsAre("inbounds[0].protocol: required"));
@@ -665,7 +665,7 @@ TEST(LoaderTest, RoutingRuleErrors) {
   EXPECT_THAT(warnings(r), ElementsAre("routing.rules[0].outboundTag: no outbound is tagged "
                                        "\"nowhere\"; matching connections will be closed"));
   // An outbound that exists but is rejected is not "nowhere".
-  r = load(R"({"outbounds": [{"protocol": "vless", "tag": "proxy"}],
+  r = load(R"({"outbounds": [{"protocol": "wireguard", "tag": "proxy"}],
       "routing": {"rules": [{"outboundTag": "proxy", "port": 1}]}})");
   EXPECT_THAT(warnings(r), IsEmpty());
 }

@@ -1,0 +1,75 @@
+#include "worker/proxy/vless/outbound.h"
+
+#include "worker/core/tcp_stream.h"
+#include "worker/proxy/header_stream.h"
+#include "worker/proxy/stream_datagrams.h"
+#include "worker/proxy/vless/codec.h"
+#include "worker/proxy/vless/udp_framing.h"
+#include "worker/proxy/vless/vless.h"
+#include "worker/transport/tcp/dialer.h"
+
+namespace xsup::worker::proxy::vless {
+
+using base::Errc;
+using base::Error;
+
+namespace {
+
+static_assert(kMaxRequestSize <= HeaderStream::kMaxRequest);
+
+Expected<std::size_t> response_size(std::span<const std::uint8_t> in) {
+  auto parsed = parse_response(in);
+  if (!parsed) return parsed.error();
+  return parsed->consumed;
+}
+
+}  // namespace
+
+VlessOutbound::VlessOutbound(const config::OutboundConfig& config)
+    : Outbound(config), settings_(std::get<config::VlessOutbound>(config.settings)) {}
+
+std::unique_ptr<Outbound> make_outbound(const config::OutboundConfig& config) {
+  return std::make_unique<VlessOutbound>(config);
+}
+
+awaitable<Expected<core::StreamPtr>> VlessOutbound::open(core::Session& session, bool udp) {
+  if (settings_.vnext.empty() || settings_.vnext.front().users.empty()) {
+    co_return Error(Errc::kNoRoute, "no VLESS server configured");
+  }
+  const config::VlessServer& server = settings_.vnext.front();
+  const config::VlessUser& user = server.users.front();
+
+  Request request;
+  request.user = user.id;
+  request.flow = user.flow;
+  request.command = udp ? Command::kUdp : Command::kTcp;
+  request.target = session.target;
+  std::array<std::uint8_t, kMaxRequestSize> header;
+  const std::size_t size = encode_request(request, header);
+  if (size == 0) co_return Error(Errc::kProtocol, "target address cannot be sent over VLESS");
+
+  transport::tcp::DialOptions options;
+  options.sockopt = &config_.stream.sockopt;
+  options.send_through = config_.send_through;
+  options.domain_strategy = config_.stream.sockopt.domain_strategy;
+  auto socket = co_await transport::tcp::dial(server.address, options);
+  if (!socket) co_return socket.error();
+  auto tcp = std::make_unique<core::TcpStream>(std::move(*socket));
+  co_return core::StreamPtr(std::make_unique<HeaderStream>(
+      std::move(tcp), std::span(header.data(), size), response_size));
+}
+
+awaitable<Expected<core::StreamPtr>> VlessOutbound::connect(core::Session& session) {
+  co_return co_await open(session, false);
+}
+
+awaitable<Expected<core::PacketStreamPtr>> VlessOutbound::open_packets(core::Session& session) {
+  auto stream = co_await open(session, true);
+  if (!stream) co_return stream.error();
+  net::Destination peer = session.target;
+  peer.network = net::Network::kUdp;
+  co_return core::PacketStreamPtr(std::make_unique<StreamPacketStream>(
+      std::move(*stream), kUdpFraming, std::move(peer), /*fixed_destination=*/true));
+}
+
+}  // namespace xsup::worker::proxy::vless

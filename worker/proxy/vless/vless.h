@@ -1,0 +1,14 @@
+#pragma once
+// VLESS (spec/vless.md): the inbound and outbound makers for the registry.
+
+#include <memory>
+
+#include "worker/proxy/inbound.h"
+#include "worker/proxy/outbound.h"
+
+namespace xsup::worker::proxy::vless {
+
+std::unique_ptr<Inbound> make_inbound(const InboundContext& context);
+std::unique_ptr<Outbound> make_outbound(const config::OutboundConfig& config);
+
+}  // namespace xsup::worker::proxy::vless
