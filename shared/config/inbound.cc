@@ -1,6 +1,6 @@
 // inbounds[] (spec/config.md §1, seeds/socks-http.md): socks/mixed, http,
-// dokodemo-door/tunnel, vmess and shadowsocks run today; other Xray protocols are recognised
-// and rejected.
+// dokodemo-door/tunnel, vmess, shadowsocks, vless and trojan run today; other Xray protocols are
+// recognised and rejected.
 
 #include <fmt/format.h>
 
@@ -14,8 +14,8 @@ namespace xsup::config {
 namespace {
 
 // Xray protocols whose inbound side has not landed in xsup.
-constexpr std::array<std::string_view, 6> kKnownInbounds{
-    "tun", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
+constexpr std::array<std::string_view, 6> kKnownInbounds{"tun",       "wireguard", "hysteria",
+                                                         "hysteria2", "loopback",  "dns"};
 
 std::vector<Account> read_accounts(const Value& value, std::uint32_t level) {
   std::vector<Account> out;
@@ -189,6 +189,7 @@ void build_inbounds(const Value& value, Config& config) {
       supported = true;
     } else if (name == "shadowsocks") {
       ic.protocol = "shadowsocks";
+      supported = true;
     } else if (name == "vless" || name == "trojan") {
       ic.protocol = name;
       supported = true;
