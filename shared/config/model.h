@@ -219,9 +219,8 @@ struct VmessInbound {
   bool legacy_security = false;
 };
 
-using InboundSettings =
-    std::variant<SocksInbound, HttpInbound, DokodemoInbound, VmessInbound, ShadowsocksInbound,
-                 VlessInbound, TrojanInbound>;
+using InboundSettings = std::variant<SocksInbound, HttpInbound, DokodemoInbound, VmessInbound,
+                                     ShadowsocksInbound, VlessInbound, TrojanInbound>;
 
 struct InboundConfig {
   std::string tag;
@@ -302,9 +301,9 @@ struct VmessOutbound {
   std::vector<VmessServer> vnext;
 };
 
-using OutboundSettings = std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound,
-                                      HttpOutbound, VmessOutbound, ShadowsocksOutbound,
-                                      VlessOutbound, TrojanOutbound>;
+using OutboundSettings =
+    std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound, HttpOutbound, VmessOutbound,
+                 ShadowsocksOutbound, VlessOutbound, TrojanOutbound>;
 
 struct OutboundConfig {
   std::string tag;

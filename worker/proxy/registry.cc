@@ -33,8 +33,7 @@ struct OutboundEntry {
 constexpr InboundEntry kInbounds[] = {
     {"socks", socks::make_socks_inbound},      {"http", http::make_http_inbound},
     {"dokodemo-door", dokodemo::make_inbound}, {"shadowsocks", shadowsocks::make_inbound},
-    {"vmess", vmess::make_vmess_inbound},
-    {"vless", vless::make_inbound},
+    {"vmess", vmess::make_vmess_inbound},      {"vless", vless::make_inbound},
     {"trojan", trojan::make_inbound},
 };
 

@@ -28,8 +28,8 @@ TrojanInbound::~TrojanInbound() = default;
 const UserTablePtr& TrojanInbound::current_users() {
   const UserDirectory& directory = user_directory();
   if (directory.version() != store_version_) {
-    users_ = std::make_shared<const UserTable>(settings_.clients, &directory.set(),
-                                               context_.config.tag);
+    users_ =
+        std::make_shared<const UserTable>(settings_.clients, &directory.set(), context_.config.tag);
     store_version_ = directory.version();
   }
   return users_;
