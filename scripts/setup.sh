@@ -16,6 +16,8 @@ packages=(
   curl python3 v2ray iperf3 microsocks socat iproute2 iptables procps strace
   # proxy-protocol peers: Shadowsocks AEAD, Trojan, and BLAKE3 reference vectors
   shadowsocks-libev trojan b3sum
+  # crafted VMess requests in the bad-input tests
+  python3-cryptography
   # reference TCP relay for bench/chain.py --haproxy: the bench runs its own
   # processes in the foreground; the system service is not used (in containers
   # policy-rc.d keeps it from starting, Debian's default config listens nowhere)

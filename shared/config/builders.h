@@ -23,12 +23,20 @@ StreamSettings build_stream(const Value& value, bool inbound);
 // sniffing of an inbound.
 SniffingConfig build_sniffing(const Value& value);
 
+// settings of a shadowsocks inbound / outbound (shared/config/shadowsocks.cc).
+ShadowsocksInbound build_shadowsocks_inbound(Object& settings);
+ShadowsocksOutbound build_shadowsocks_outbound(Object& settings);
 // settings of the VLESS and Trojan inbounds and outbounds (vless_trojan.cc).
 std::vector<Fallback> build_fallbacks(const Value& value);
 VlessInbound build_vless_inbound(Object& settings);
 TrojanInbound build_trojan_inbound(Object& settings);
 VlessOutbound build_vless_outbound(Object& settings);
 TrojanOutbound build_trojan_outbound(Object& settings);
+
+// VMess inbound settings / outbound settings (shared/config/vmess.cc); nullopt after an
+// error.
+VmessInbound build_vmess_inbound(Object& settings);
+std::optional<VmessOutbound> build_vmess_outbound(Object& settings);
 
 void build_inbounds(const Value& value, Config& config);
 void build_outbounds(const Value& value, Config& config);

@@ -1,5 +1,6 @@
-// inbounds[] (spec/config.md §1, seeds/socks-http.md): socks/mixed, http and
-// dokodemo-door/tunnel run today; other Xray protocols are recognised and rejected.
+// inbounds[] (spec/config.md §1, seeds/socks-http.md): socks/mixed, http,
+// dokodemo-door/tunnel, vmess, shadowsocks, vless and trojan run today; other Xray protocols are
+// recognised and rejected.
 
 #include <fmt/format.h>
 
@@ -13,8 +14,8 @@ namespace xsup::config {
 namespace {
 
 // Xray protocols whose inbound side has not landed in xsup.
-constexpr std::array<std::string_view, 8> kKnownInbounds{
-    "vmess", "shadowsocks", "tun", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
+constexpr std::array<std::string_view, 6> kKnownInbounds{"tun",       "wireguard", "hysteria",
+                                                         "hysteria2", "loopback",  "dns"};
 
 std::vector<Account> read_accounts(const Value& value, std::uint32_t level) {
   std::vector<Account> out;
@@ -186,8 +187,14 @@ void build_inbounds(const Value& value, Config& config) {
     } else if (name == "dokodemo-door" || name == "tunnel") {
       ic.protocol = "dokodemo-door";
       supported = true;
+    } else if (name == "shadowsocks") {
+      ic.protocol = "shadowsocks";
+      supported = true;
     } else if (name == "vless" || name == "trojan") {
       ic.protocol = name;
+      supported = true;
+    } else if (name == "vmess") {
+      ic.protocol = "vmess";
       supported = true;
     } else if (protocol.json().is_string()) {
       bool known = false;
@@ -226,10 +233,15 @@ void build_inbounds(const Value& value, Config& config) {
       ic.settings = build_socks(settings);
     } else if (supported && ic.protocol == "http") {
       ic.settings = build_http(settings);
+    } else if (supported && ic.protocol == "shadowsocks") {
+      ic.settings = build_shadowsocks_inbound(settings);
+      ok = ok && !std::get<ShadowsocksInbound>(ic.settings).users.empty();
     } else if (supported && ic.protocol == "vless") {
       ic.settings = build_vless_inbound(settings);
     } else if (supported && ic.protocol == "trojan") {
       ic.settings = build_trojan_inbound(settings);
+    } else if (supported && ic.protocol == "vmess") {
+      ic.settings = build_vmess_inbound(settings);
     } else if (supported) {
       ic.settings = build_dokodemo(settings, name == "tunnel");
     } else {

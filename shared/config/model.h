@@ -143,6 +143,19 @@ struct DokodemoInbound {
   std::uint32_t user_level = 0;
 };
 
+// One Shadowsocks user (spec/shadowsocks.md): method is the canonical shadowsocks-libev
+// name ("aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305", "xchacha20-ietf-poly1305")
+// or a 2022 name ("2022-blake3-aes-128-gcm", ...).
+struct ShadowsocksUser {
+  std::string method;
+  std::string password;
+  // 2022: the password's base64 PSKs decoded (raw bytes, key-sized), iPSK first on a
+  // client; one uPSK (multi-user) or the PSK on a server.
+  std::vector<std::string> psks;
+  std::string email;
+  std::uint32_t level = 0;
+};
+
 // One entry of settings.fallbacks of a VLESS or Trojan inbound (spec/vless.md §9.2).
 struct Fallback {
   enum class Kind { kTcp, kUnix };
@@ -175,17 +188,44 @@ struct TrojanUser {
   std::uint32_t level = 0;
 };
 
+// settings.method/password (one user) or settings.clients (each with its own method).
+struct ShadowsocksInbound {
+  std::vector<ShadowsocksUser> users;
+  // 2022 multi-user (AES methods): the server's iPSK (raw bytes); users carry uPSKs.
+  std::string identity_psk;
+  bool tcp = true;  // settings.network, "tcp" when absent (Xray)
+  bool udp = false;
+};
+
 struct TrojanInbound {
   std::vector<TrojanUser> clients;
   std::vector<Fallback> fallbacks;
 };
 
-using InboundSettings =
-    std::variant<SocksInbound, HttpInbound, DokodemoInbound, VlessInbound, TrojanInbound>;
+// A VMess user (spec/vmess.md §1): `id` is the UUID, raw (a 1–30 byte alias already mapped).
+struct VmessUser {
+  std::array<std::uint8_t, 16> id{};
+  std::uint32_t level = 0;
+  std::string email;
+};
+
+// The body security a VMess client asks for (spec/vmess.md §4). kAuto is resolved when the
+// outbound starts: AES-128-GCM with AES hardware, else ChaCha20-Poly1305.
+enum class VmessSecurity { kAes128Gcm, kChacha20Poly1305, kAuto, kNone, kZero };
+
+struct VmessInbound {
+  std::vector<VmessUser> clients;
+  // xsup's switch for security none/zero clients (removed from Xray v26.7).
+  bool legacy_security = false;
+};
+
+using InboundSettings = std::variant<SocksInbound, HttpInbound, DokodemoInbound, VmessInbound,
+                                     ShadowsocksInbound, VlessInbound, TrojanInbound>;
 
 struct InboundConfig {
   std::string tag;
-  std::string protocol;  // normalised: "socks", "http", "dokodemo-door", "vless", "trojan"
+  std::string protocol;  // normalised: "socks", "http", "dokodemo-door", "vmess",
+                         // "shadowsocks", "vless", "trojan"
   std::string listen;    // IP literal; "" = 0.0.0.0
   net::PortList ports;   // at least one port
   InboundSettings settings;
@@ -218,6 +258,15 @@ struct HttpOutbound {
   std::vector<std::pair<std::string, std::string>> headers;  // sent with CONNECT
 };
 
+struct ShadowsocksServer {
+  net::Destination address;
+  ShadowsocksUser user;
+};
+
+struct ShadowsocksOutbound {
+  std::vector<ShadowsocksServer> servers;  // the first one is used
+};
+
 // settings.vnext of a VLESS outbound: the first server and its first user are used.
 struct VlessServer {
   net::Destination address;  // network tcp
@@ -238,8 +287,23 @@ struct TrojanOutbound {
   std::vector<TrojanServer> servers;
 };
 
-using OutboundSettings = std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound,
-                                      HttpOutbound, VlessOutbound, TrojanOutbound>;
+struct VmessOutboundUser {
+  VmessUser user;
+  VmessSecurity security = VmessSecurity::kAuto;
+};
+
+struct VmessServer {
+  net::Destination address;  // network tcp
+  std::vector<VmessOutboundUser> users;
+};
+
+struct VmessOutbound {
+  std::vector<VmessServer> vnext;
+};
+
+using OutboundSettings =
+    std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound, HttpOutbound, VmessOutbound,
+                 ShadowsocksOutbound, VlessOutbound, TrojanOutbound>;
 
 struct OutboundConfig {
   std::string tag;
@@ -277,9 +341,9 @@ struct RoutingConfig {
 
 // The `xsup` object: what Xray lacks (DESIGN.md §6).
 struct XsupSection {
-  unsigned workers = 0;  // 0 = CPU count
-  std::string user;      // "" = nobody when started as root
-  std::string store = "/var/lib/xsup/xsup.db";  // the SQLite store (DESIGN.md §4)
+  unsigned workers = 0;                          // 0 = CPU count
+  std::string user;                              // "" = nobody when started as root
+  std::string store = "/var/lib/xsup/xsup.db";   // the SQLite store (DESIGN.md §4)
   std::string public_address;                    // the host share links name
   bool stats = true;                             // count traffic per user/inbound/outbound
   std::chrono::seconds stats_flush_interval{5};  // how often totals reach the store

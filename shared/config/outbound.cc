@@ -1,5 +1,6 @@
 // outbounds[] (spec/config.md §1, seeds/socks-http.md): freedom/direct, blackhole/block,
-// socks and http run today; other Xray protocols are recognised and rejected.
+// socks, http, vmess and shadowsocks run today; other Xray protocols are recognised and
+// rejected.
 
 #include <fmt/format.h>
 
@@ -12,8 +13,8 @@
 namespace xsup::config {
 namespace {
 
-constexpr std::array<std::string_view, 7> kKnownOutbounds{
-    "vmess", "shadowsocks", "wireguard", "hysteria", "hysteria2", "loopback", "dns"};
+constexpr std::array<std::string_view, 5> kKnownOutbounds{"wireguard", "hysteria", "hysteria2",
+                                                          "loopback", "dns"};
 
 std::optional<net::Destination> parse_redirect(const Value& where, const std::string& text) {
   net::Destination d;
@@ -199,6 +200,17 @@ void build_outbounds(const Value& value, Config& config) {
       }
       ok = ok && !http.servers.empty();
       oc.settings = std::move(http);
+    } else if (name == "shadowsocks") {
+      oc.protocol = "shadowsocks";
+      oc.settings = build_shadowsocks_outbound(settings);
+      ok = ok && !std::get<ShadowsocksOutbound>(oc.settings).servers.empty();
+    } else if (name == "vmess") {
+      oc.protocol = "vmess";
+      if (auto vmess = build_vmess_outbound(settings)) {
+        oc.settings = std::move(*vmess);
+      } else {
+        ok = false;
+      }
     } else {
       ok = false;
       settings.ignore_rest();

@@ -94,6 +94,8 @@ class UserBook {
   void check_inbounds(const std::vector<std::string>& tags, const std::string& email) const;
   void fill_credentials(store::UserRecord& user, bool generate) const;
   void check_unique(const store::UserRecord& user) const;
+  // Applies the fields `change` gives (absent ones keep the record's) and checks the result.
+  void apply(store::UserRecord& user, const UserChange& change) const;
   void changed() { ++version_; }
 
   store::Store& store_;

@@ -55,7 +55,7 @@ class CliTest(harness.IntegrationTest):
         self.assertIn("inbounds[0].port", result.stderr)
 
     def test_test_unsupported_protocol(self):
-        path = self.write_config("vmess.json", '{"inbounds":[{"protocol":"vmess","port":1}]}')
+        path = self.write_config("wg.json", '{"inbounds":[{"protocol":"wireguard","port":1}]}')
         result = xsup("test", "-c", path)
         self.assertEqual(result.returncode, 1, result.stderr)
         self.assertIn("not supported yet", result.stderr)

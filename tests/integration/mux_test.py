@@ -16,6 +16,7 @@ import proxy_chain
 from harness import LOOPBACK, curl
 from trojan_test import trojan_inbound, trojan_outbound
 from vless_test import request, vless_inbound, vless_outbound
+from vmess_test import vmess_inbound, vmess_outbound
 
 
 def mux_outbound(port, make=vless_outbound):
@@ -174,15 +175,16 @@ class MuxServerTest(harness.IntegrationTest):
         self.assertTrue(self.server.alive())
 
 
-class TrojanMuxTest(harness.IntegrationTest):
-    """v2ray's Trojan outbound with mux names the target v1.mux.cool."""
+class CarrierMuxTest(harness.IntegrationTest):
+    """Mux.Cool carried by Trojan (v2ray names the target v1.mux.cool) and by VMess (v2ray
+    sends command 3): TCP and UDP from v2ray's mux client."""
 
-    def test_tcp_and_udp_from_v2ray_trojan_mux(self):
+    def check_v2ray_mux(self, inbound, make_outbound):
         server_port = harness.free_port()
-        self.start_server(harness.base_config([trojan_inbound(server_port)]))
+        self.start_server(harness.base_config([inbound(server_port)]))
         socks_port = harness.free_port(udp_too=True)
         config = harness.base_config([harness.socks_inbound(socks_port, udp=True)],
-                                     [mux_outbound(server_port, trojan_outbound)])
+                                     [mux_outbound(server_port, make_outbound)])
         self.start_server(config, name="v2ray-client", impl="v2ray")
         origin = harness.http_origin(self.res)
         for size in (100, 1 << 20):
@@ -190,9 +192,16 @@ class TrojanMuxTest(harness.IntegrationTest):
                                      origin.url(f"/size/{size}", host="localhost"), timeout=20),
                                 b"x" * size)
         udp_echo = harness.echo_server(self.res, "udp")
-        payloads = [b"ping over trojan mux udp", b"t" * 1000]
+        payloads = [b"ping over mux udp", b"t" * 1000]
         self.assertEqual(proxy_chain.socks_udp_round_trip(socks_port, udp_echo.port, payloads),
                          payloads)
+
+    def test_tcp_and_udp_from_v2ray_trojan_mux(self):
+        self.check_v2ray_mux(trojan_inbound, trojan_outbound)
+
+    def test_tcp_and_udp_from_v2ray_vmess_mux(self):
+        self.check_v2ray_mux(vmess_inbound,
+                             lambda port: vmess_outbound(port, "chacha20-poly1305"))
 
 
 if __name__ == "__main__":

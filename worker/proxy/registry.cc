@@ -11,9 +11,11 @@
 #include "worker/proxy/http/http.h"
 #include "worker/proxy/inbound.h"
 #include "worker/proxy/outbound.h"
+#include "worker/proxy/shadowsocks/shadowsocks.h"
 #include "worker/proxy/socks/socks.h"
 #include "worker/proxy/trojan/trojan.h"
 #include "worker/proxy/vless/vless.h"
+#include "worker/proxy/vmess/vmess.h"
 
 namespace xsup::worker::proxy {
 namespace {
@@ -30,14 +32,20 @@ struct OutboundEntry {
 
 constexpr InboundEntry kInbounds[] = {
     {"socks", socks::make_socks_inbound},      {"http", http::make_http_inbound},
-    {"dokodemo-door", dokodemo::make_inbound}, {"vless", vless::make_inbound},
+    {"dokodemo-door", dokodemo::make_inbound}, {"shadowsocks", shadowsocks::make_inbound},
+    {"vmess", vmess::make_vmess_inbound},      {"vless", vless::make_inbound},
     {"trojan", trojan::make_inbound},
 };
 
 constexpr OutboundEntry kOutbounds[] = {
-    {"freedom", freedom::make_outbound},   {"blackhole", blackhole::make_outbound},
-    {"socks", socks::make_socks_outbound}, {"http", http::make_http_outbound},
-    {"vless", vless::make_outbound},       {"trojan", trojan::make_outbound},
+    {"freedom", freedom::make_outbound},
+    {"blackhole", blackhole::make_outbound},
+    {"socks", socks::make_socks_outbound},
+    {"http", http::make_http_outbound},
+    {"shadowsocks", shadowsocks::make_outbound},
+    {"vmess", vmess::make_vmess_outbound},
+    {"vless", vless::make_outbound},
+    {"trojan", trojan::make_outbound},
 };
 
 }  // namespace

@@ -30,6 +30,8 @@ class UserDirectory {
   bool has_users(std::string_view tag) const;
 
   std::uint64_t version() const { return set_.version; }
+  // The whole set, for inbounds that precompute per-user keys (VMess AuthIDs).
+  const users::UserSet& set() const { return set_; }
   std::size_t size() const { return set_.users.size(); }
 
  private:

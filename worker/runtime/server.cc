@@ -42,6 +42,7 @@ struct Server::Listener {
 bool inbound_wants_udp(const config::InboundConfig& inbound) {
   if (const auto* socks = std::get_if<config::SocksInbound>(&inbound.settings)) return socks->udp;
   if (const auto* door = std::get_if<config::DokodemoInbound>(&inbound.settings)) return door->udp;
+  if (const auto* ss = std::get_if<config::ShadowsocksInbound>(&inbound.settings)) return ss->udp;
   return false;
 }
 

@@ -11,6 +11,7 @@
 #include "worker/proxy/trojan/codec.h"
 #include "worker/proxy/trojan/trojan.h"
 #include "worker/proxy/trojan/udp_framing.h"
+#include "worker/proxy/user_directory.h"
 
 namespace xsup::worker::proxy::trojan {
 
@@ -25,6 +26,16 @@ TrojanInbound::TrojanInbound(const InboundContext& context)
 
 TrojanInbound::~TrojanInbound() = default;
 
+const UserTablePtr& TrojanInbound::current_users() {
+  const UserDirectory& directory = user_directory();
+  if (directory.version() != store_version_) {
+    users_ =
+        std::make_shared<const UserTable>(settings_.clients, &directory.set(), context_.config.tag);
+    store_version_ = directory.version();
+  }
+  return users_;
+}
+
 std::unique_ptr<Inbound> make_inbound(const InboundContext& context) {
   return std::make_unique<TrojanInbound>(context);
 }
@@ -32,7 +43,7 @@ std::unique_ptr<Inbound> make_inbound(const InboundContext& context) {
 awaitable<void> TrojanInbound::serve(core::StreamPtr stream, core::Session session) {
   session.policy = context_.policy.level(0);
   session.sniffing = &context_.config.sniffing;
-  const UserTablePtr users = users_;  // the set this connection started with
+  const UserTablePtr users = current_users();  // the set this connection started with
 
   core::Buffer buffer = core::BufferPool::local().acquire();
   const std::size_t capacity = buffer.capacity();
@@ -100,6 +111,7 @@ awaitable<void> TrojanInbound::serve(core::StreamPtr stream, core::Session sessi
   }
 
   session.user = user->email;
+  session.user_from_store = user->from_store;
   session.level = user->level;
   session.policy = context_.policy.level(user->level);
   session.target = request.target;

@@ -11,18 +11,22 @@
 #include <vector>
 
 #include "shared/config/model.h"
+#include "shared/users/user_set.h"
 
 namespace xsup::worker::proxy::trojan {
 
 struct User {
   std::string email;
   std::uint32_t level = 0;
+  bool from_store = false;  // pushed by the supervisor's store (may lose access live)
 };
 
 class UserTable {
  public:
+  // The config's clients, then the store's users of inbound `tag` (when `store` is given).
   // A later entry with the same password as an earlier one is ignored.
-  explicit UserTable(const std::vector<config::TrojanUser>& users);
+  explicit UserTable(const std::vector<config::TrojanUser>& users,
+                     const users::UserSet* store = nullptr, std::string_view tag = {});
 
   const User* find(std::string_view key) const;
   std::size_t size() const { return users_.size(); }

@@ -8,6 +8,7 @@
 #include "worker/proxy/fallback/fallback.h"
 #include "worker/proxy/mux/server.h"
 #include "worker/proxy/stream_datagrams.h"
+#include "worker/proxy/user_directory.h"
 #include "worker/proxy/vless/udp_framing.h"
 #include "worker/proxy/vless/vless.h"
 
@@ -24,6 +25,16 @@ VlessInbound::VlessInbound(const InboundContext& context)
 
 VlessInbound::~VlessInbound() = default;
 
+const UserTablePtr& VlessInbound::current_users() {
+  const UserDirectory& directory = user_directory();
+  if (directory.version() != store_version_) {
+    users_ =
+        std::make_shared<const UserTable>(settings_.clients, &directory.set(), context_.config.tag);
+    store_version_ = directory.version();
+  }
+  return users_;
+}
+
 std::unique_ptr<Inbound> make_inbound(const InboundContext& context) {
   return std::make_unique<VlessInbound>(context);
 }
@@ -31,7 +42,7 @@ std::unique_ptr<Inbound> make_inbound(const InboundContext& context) {
 awaitable<void> VlessInbound::serve(core::StreamPtr stream, core::Session session) {
   session.policy = context_.policy.level(0);
   session.sniffing = &context_.config.sniffing;
-  const UserTablePtr users = users_;  // the set this connection started with
+  const UserTablePtr users = current_users();  // the set this connection started with
 
   core::Buffer buffer = core::BufferPool::local().acquire();
   const std::size_t capacity = buffer.capacity();
@@ -115,6 +126,7 @@ awaitable<void> VlessInbound::serve(core::StreamPtr stream, core::Session sessio
     co_return;
   }
   session.user = user->email;
+  session.user_from_store = user->from_store;
   session.level = user->level;
   session.policy = context_.policy.level(user->level);
 

@@ -1,6 +1,9 @@
 #include "worker/proxy/vless/users.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include "shared/crypto/uuid.h"
 
 namespace xsup::worker::proxy::vless {
 namespace {
@@ -23,10 +26,21 @@ std::size_t UserTable::KeyHash::operator()(const Uuid& key) const {
   return static_cast<std::size_t>(a ^ (b * 0x9E3779B97F4A7C15ULL));
 }
 
-UserTable::UserTable(const std::vector<config::VlessUser>& users) {
+UserTable::UserTable(const std::vector<config::VlessUser>& users, const users::UserSet* store,
+                     std::string_view tag) {
   users_.reserve(users.size());
   for (const auto& u : users) {
-    users_.try_emplace(lookup_key(u.id), User{u.id, u.email, u.level, u.flow});
+    users_.try_emplace(lookup_key(u.id), User{u.id, u.email, u.level, u.flow, false});
+  }
+  if (store == nullptr) return;
+  for (const auto& u : store->users) {
+    if (u.uuid.empty() ||
+        std::find(u.inbounds.begin(), u.inbounds.end(), tag) == u.inbounds.end()) {
+      continue;
+    }
+    auto id = crypto::parse_uuid(u.uuid);
+    if (!id) continue;
+    users_.try_emplace(lookup_key(*id), User{*id, u.email, u.level, u.flow, true});
   }
 }
 

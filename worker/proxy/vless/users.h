@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "shared/config/model.h"
+#include "shared/users/user_set.h"
 #include "worker/proxy/vless/codec.h"
 
 namespace xsup::worker::proxy::vless {
@@ -20,12 +21,15 @@ struct User {
   std::string email;
   std::uint32_t level = 0;
   std::string flow;
+  bool from_store = false;  // pushed by the supervisor's store (may lose access live)
 };
 
 class UserTable {
  public:
+  // The config's clients, then the store's users of inbound `tag` (when `store` is given).
   // A later entry whose id equals an earlier one (bytes 6-7 aside) is ignored.
-  explicit UserTable(const std::vector<config::VlessUser>& users);
+  explicit UserTable(const std::vector<config::VlessUser>& users,
+                     const users::UserSet* store = nullptr, std::string_view tag = {});
 
   const User* find(const Uuid& id) const;
   std::size_t size() const { return users_.size(); }

@@ -174,8 +174,8 @@ TEST(LoaderTest, VersionAndEnv) {
 // ---- inbounds ----
 
 TEST(LoaderTest, InboundProtocols) {
-  EXPECT_THAT(errors(inbound(R"("protocol": "vmess", "port": 443)")),
-              ElementsAre("inbounds[0].protocol: \"vmess\" not supported yet"));
+  EXPECT_THAT(errors(inbound(R"("protocol": "wireguard", "port": 443)")),
+              ElementsAre("inbounds[0].protocol: \"wireguard\" not supported yet"));
   EXPECT_THAT(errors(inbound(R"("protocol": "vmesss", "port": 443)")),
               ElementsAre("inbounds[0].protocol: \"vmesss\" is not a known protocol"));
   EXPECT_THAT(errors(inbound(R"("port": 443)")), ElementsAre("inbounds[0].protocol: required"));
@@ -567,8 +567,8 @@ TEST(LoaderTest, CommaStringLists) {
 }
 
 TEST(LoaderTest, OutboundCommonFields) {
-  EXPECT_THAT(errors(outbound(R"("protocol": "vmess")")),
-              ElementsAre("outbounds[0].protocol: \"vmess\" not supported yet"));
+  EXPECT_THAT(errors(outbound(R"("protocol": "wireguard")")),
+              ElementsAre("outbounds[0].protocol: \"wireguard\" not supported yet"));
   EXPECT_THAT(errors(load(R"({"outbounds": [{"protocol": "freedom", "tag": "x"},
       {"protocol": "blackhole", "tag": "x"}]})")),
               ElementsAre("outbounds[1].tag: duplicate tag \"x\""));
@@ -665,7 +665,7 @@ TEST(LoaderTest, RoutingRuleErrors) {
   EXPECT_THAT(warnings(r), ElementsAre("routing.rules[0].outboundTag: no outbound is tagged "
                                        "\"nowhere\"; matching connections will be closed"));
   // An outbound that exists but is rejected is not "nowhere".
-  r = load(R"({"outbounds": [{"protocol": "vmess", "tag": "proxy"}],
+  r = load(R"({"outbounds": [{"protocol": "wireguard", "tag": "proxy"}],
       "routing": {"rules": [{"outboundTag": "proxy", "port": 1}]}})");
   EXPECT_THAT(warnings(r), IsEmpty());
 }

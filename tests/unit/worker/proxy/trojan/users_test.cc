@@ -25,5 +25,21 @@ TEST(TrojanUsers, LookupByHexKey) {
   EXPECT_EQ(table.find("short"), nullptr);
 }
 
+TEST(TrojanUsers, StoreUsersOfThisInboundAddToTheConfig) {
+  users::UserSet store;
+  store.version = 1;
+  store.users.push_back({"s@x", "", "from-store", "", 1, {"in"}});
+  store.users.push_back({"o@x", "", "elsewhere", "", 0, {"other"}});
+  UserTable table({{"password", "a@x", 0}}, &store, "in");
+  EXPECT_EQ(table.size(), 2u);
+  const Key key = password_key("from-store");
+  const User* s = table.find({key.data(), key.size()});
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->email, "s@x");
+  EXPECT_TRUE(s->from_store);
+  const Key other = password_key("elsewhere");
+  EXPECT_EQ(table.find({other.data(), other.size()}), nullptr);
+}
+
 }  // namespace
 }  // namespace xsup::worker::proxy::trojan

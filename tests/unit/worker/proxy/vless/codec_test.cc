@@ -155,6 +155,10 @@ TEST(VlessCodec, IpLookingDomainsBecomeIps) {
   parsed = parse_request(hex("00" + user + "00 01 0050 02 05 5b3a3a315d"));
   ASSERT_TRUE(parsed);
   EXPECT_TRUE(parsed->value.target.address.is_ip());
+  // "0::1%11": a zone makes it no IP (as Go's net.ParseIP), and '%' no domain.
+  EXPECT_TRUE(parse_request(hex("00" + user + "00 01 0050 02 07 303a3a31253131"))
+                  .error()
+                  .is(Errc::kProtocol));
 }
 
 TEST(VlessCodec, UdpFrames) {
