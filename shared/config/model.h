@@ -305,12 +305,22 @@ using OutboundSettings =
     std::variant<FreedomOutbound, BlackholeOutbound, SocksOutbound, HttpOutbound, VmessOutbound,
                  ShadowsocksOutbound, VlessOutbound, TrojanOutbound>;
 
+// An outbound's `mux` (Xray's MultiplexingConfig; spec/mux.md).
+struct MuxConfig {
+  enum class Udp443 { kReject, kAllow, kSkip };
+  bool enabled = false;
+  int concurrency = 8;       // sub-streams per connection; < 0: TCP goes without mux
+  int xudp_concurrency = 0;  // > 0: UDP on connections of its own; < 0: UDP without mux
+  Udp443 udp443 = Udp443::kReject;
+};
+
 struct OutboundConfig {
   std::string tag;
   std::string protocol;  // normalised: "freedom" ("direct"), "blackhole" ("block"), "socks", "http"
   OutboundSettings settings;
   StreamSettings stream;
   std::string send_through;  // IP literal or ""
+  MuxConfig mux;
   std::string path;
 };
 

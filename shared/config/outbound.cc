@@ -245,14 +245,27 @@ void build_outbounds(const Value& value, Config& config) {
 
     Object mux(out.get("mux"));
     Value mux_enabled = mux.get("enabled");
-    mux.get("concurrency").as_int(-1, 1024);
-    mux.get("xudpConcurrency").as_int(-1, 1024);
+    oc.mux.enabled = mux_enabled.as_bool().value_or(false);
+    // Xray: a concurrency of 0 means 8; a negative one keeps TCP off the mux.
+    if (auto n = mux.get("concurrency").as_int(-1, 1024); n && *n != 0)
+      oc.mux.concurrency = static_cast<int>(*n);
+    oc.mux.xudp_concurrency =
+        static_cast<int>(mux.get("xudpConcurrency").as_int(-1, 1024).value_or(0));
     Value udp443 = mux.get("xudpProxyUDP443");
-    if (auto s = udp443.as_string();
-        s && !s->empty() && *s != "reject" && *s != "allow" && *s != "skip") {
-      udp443.error(fmt::format("{} is not one of reject, allow, skip", show(udp443.json())));
+    if (auto s = udp443.as_string(); s && !s->empty()) {
+      if (*s == "allow") {
+        oc.mux.udp443 = MuxConfig::Udp443::kAllow;
+      } else if (*s == "skip") {
+        oc.mux.udp443 = MuxConfig::Udp443::kSkip;
+      } else if (*s != "reject") {
+        udp443.error(fmt::format("{} is not one of reject, allow, skip", show(udp443.json())));
+      }
     }
-    if (mux_enabled.as_bool().value_or(false)) mux_enabled.not_supported();
+    // The protocols that carry a Mux.Cool connection to a server that serves it.
+    if (oc.mux.enabled && oc.protocol != "vless" && oc.protocol != "vmess" &&
+        oc.protocol != "trojan") {
+      mux_enabled.error(fmt::format("mux on a {} outbound not supported yet", oc.protocol));
+    }
 
     Value target = out.get("targetStrategy");
     if (auto ds = read_domain_strategy(target); ds && *ds != DomainStrategy::kAsIs) {

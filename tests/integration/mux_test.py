@@ -8,6 +8,7 @@ answered with End, and Keep for a never-opened session answered with End."""
 
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -202,6 +203,74 @@ class CarrierMuxTest(harness.IntegrationTest):
     def test_tcp_and_udp_from_v2ray_vmess_mux(self):
         self.check_v2ray_mux(vmess_inbound,
                              lambda port: vmess_outbound(port, "chacha20-poly1305"))
+
+
+def established_to(port):
+    """TCP connections established to 127.0.0.1:port, as ss(8) counts them."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    return len([line for line in out.splitlines() if line.strip()])
+
+
+class MuxClientTest(harness.IntegrationTest):
+    """The client side: an xsup socks front whose outbound has `mux.enabled`, to a v2ray
+    server and to an xsup server, for VLESS, VMess and Trojan. Parallel TCP transfers and
+    UDP (XUDP frames; v2ray ignores the Global ID and answers plain datagrams) all ride one
+    connection."""
+
+    def check_mux_client(self, inbound, make_outbound, server_impl):
+        server_port = harness.free_port()
+        self.start_server(harness.base_config([inbound(server_port)]),
+                          name=f"{server_impl}-server", impl=server_impl)
+        outbound = make_outbound(server_port)
+        outbound["mux"] = {"enabled": True, "concurrency": 8}
+        socks_port = harness.free_port(udp_too=True)
+        client = harness.base_config([harness.socks_inbound(socks_port, udp=True)], [outbound])
+        client["xsup"] = {"workers": 1}  # each worker keeps its own connections
+        self.start_server(client, name="xsup-client", impl="xsup")
+        origin = harness.http_origin(self.res)
+        sizes = [100, 70000, 1 << 20, 3 << 20, 5000]
+        results = [None] * len(sizes)
+
+        def fetch(i):
+            results[i] = curl("--socks5-hostname", f"{LOOPBACK}:{socks_port}",
+                              origin.url(f"/size/{sizes[i]}", host="localhost"), timeout=30)
+
+        threads = [threading.Thread(target=fetch, args=(i,)) for i in range(len(sizes))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        for size, result in zip(sizes, results):
+            self.assertIsNotNone(result)
+            self.assert_curl_ok(result, b"x" * size)
+        udp_echo = harness.echo_server(self.res, "udp")
+        payloads = [b"ping from the mux client", b"u" * 1200]
+        self.assertEqual(proxy_chain.socks_udp_round_trip(socks_port, udp_echo.port, payloads),
+                         payloads)
+        # Five TCP sessions and a UDP one, under a concurrency of 8: one connection, kept
+        # open (16 s idle) for the next session.
+        self.assertEqual(established_to(server_port), 1)
+        self.assert_curl_ok(curl("--socks5-hostname", f"{LOOPBACK}:{socks_port}",
+                                 origin.url("/size/777", host="localhost")), b"x" * 777)
+        self.assertEqual(established_to(server_port), 1)
+
+    def test_vless_to_v2ray(self):
+        self.check_mux_client(vless_inbound, vless_outbound, "v2ray")
+
+    def test_vmess_to_v2ray(self):
+        self.check_mux_client(vmess_inbound, lambda port: vmess_outbound(port, "aes-128-gcm"),
+                              "v2ray")
+
+    def test_trojan_to_v2ray(self):
+        self.check_mux_client(trojan_inbound, trojan_outbound, "v2ray")
+
+    def test_vless_to_xsup(self):
+        self.check_mux_client(vless_inbound, vless_outbound, "xsup")
+
+    def test_vmess_to_xsup(self):
+        self.check_mux_client(vmess_inbound,
+                              lambda port: vmess_outbound(port, "chacha20-poly1305"), "xsup")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,10 @@ class Dispatcher {
 
   // UDP: routes one UDP session and opens its packet stream.
   awaitable<Expected<core::PacketStreamPtr>> open_packets(core::Session& session);
+  // The worker drains: every outbound lets go of what it holds open between sessions.
+  void drain_outbounds() {
+    for (auto& outbound : outbounds_) outbound->drain();
+  }
 
   const config::Config& config() const { return config_; }
 

@@ -31,6 +31,8 @@ class Outbound {
   virtual awaitable<Expected<core::StreamPtr>> connect(core::Session& session) = 0;
   // Opens a packet stream for a UDP session; the default refuses.
   virtual awaitable<Expected<core::PacketStreamPtr>> open_packets(core::Session& session);
+  // The worker drains: close what is held open between sessions once it is unused.
+  virtual void drain() {}
 
  protected:
   const config::OutboundConfig& config_;

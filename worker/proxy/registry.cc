@@ -10,6 +10,7 @@
 #include "worker/proxy/freedom/freedom.h"
 #include "worker/proxy/http/http.h"
 #include "worker/proxy/inbound.h"
+#include "worker/proxy/mux/client.h"
 #include "worker/proxy/outbound.h"
 #include "worker/proxy/shadowsocks/shadowsocks.h"
 #include "worker/proxy/socks/socks.h"
@@ -74,7 +75,7 @@ std::unique_ptr<Inbound> make_inbound(const InboundContext& context) {
 
 std::unique_ptr<Outbound> make_outbound(const config::OutboundConfig& config) {
   for (const auto& entry : kOutbounds) {
-    if (config.protocol == entry.protocol) return entry.make(config);
+    if (config.protocol == entry.protocol) return mux::make_client(config, entry.make(config));
   }
   throw std::runtime_error(config.path + ".protocol: \"" + config.protocol +
                            "\" not supported yet");

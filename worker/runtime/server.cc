@@ -144,6 +144,7 @@ void Server::stop_accepting() {
     listener->acceptor.close(ec);
     if (listener->udp) listener->udp->close(ec);
   }
+  dispatcher_->drain_outbounds();
 }
 
 void Server::stop() {

@@ -133,4 +133,8 @@ std::size_t encode_frame(const Frame& frame, std::span<std::uint8_t> out) {
   return size;
 }
 
+bool is_mux_target(const net::Destination& target) {
+  return !target.address.is_ip() && target.address.domain() == kMuxCoolDomain;
+}
+
 }  // namespace xsup::worker::proxy::mux

@@ -36,7 +36,13 @@ inline constexpr std::size_t kMaxXudpDatagram = 8192 - 666;
 // spec/mux.md §2: the target name that means "this stream is Mux.Cool".
 inline constexpr std::string_view kMuxCoolDomain = "v1.mux.cool";
 
+// spec/mux.md §2: the port a client names with kMuxCoolDomain (Xray's muxCoolPort).
+inline constexpr std::uint16_t kMuxCoolPort = 9527;
+
 using GlobalId = std::array<std::uint8_t, 8>;
+
+// True for the target that means "this stream carries Mux.Cool" (spec/mux.md §2).
+bool is_mux_target(const net::Destination& target);
 
 struct Frame {
   std::uint16_t session_id = 0;

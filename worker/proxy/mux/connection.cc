@@ -147,4 +147,70 @@ void SubStream::close() {
   room_.notify();
 }
 
+FrameReader::FrameReader(core::Stream& stream, std::span<const std::uint8_t> rest)
+    : stream_(stream), in_(core::BufferPool::local().acquire()) {
+  end_ = std::min(rest.size(), in_.capacity());
+  std::memcpy(in_.data(), rest.data(), end_);
+}
+
+awaitable<bool> FrameReader::fill(std::size_t want) {
+  if (end_ - begin_ >= want) co_return true;
+  if (want > in_.capacity()) co_return false;
+  if (in_.capacity() - begin_ < want) {
+    std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  while (end_ - begin_ < want) {
+    auto [ec, n] =
+        co_await stream_.read_some(asio::buffer(in_.data() + end_, in_.capacity() - end_));
+    if (ec) {
+      if (ec != asio::error::eof) ended_by_ = ec.message();
+      co_return false;
+    }
+    end_ += n;
+  }
+  co_return true;
+}
+
+awaitable<std::optional<Frame>> FrameReader::next() {
+  for (;;) {
+    auto parsed = parse_frame({in_.data() + begin_, end_ - begin_});
+    if (parsed) {
+      begin_ += parsed->consumed;
+      co_return std::move(parsed->value);
+    }
+    if (!parsed.error().is(base::Errc::kNeedMore)) {
+      ended_by_ = parsed.error().reason;
+      bad_frame_ = true;
+      co_return std::nullopt;
+    }
+    if (!co_await fill(end_ - begin_ + 1)) co_return std::nullopt;
+  }
+}
+
+awaitable<bool> FrameReader::skip(std::size_t size) { co_return co_await pass_data(nullptr, size); }
+
+awaitable<bool> FrameReader::pass_data(SubStream* to, std::size_t size) {
+  // spec/mux.md §1: a TCP chunk of length 0 is an EOF for that read; nothing to move.
+  while (size > 0) {
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+      if (!co_await fill(1)) co_return false;
+    }
+    const std::size_t n = std::min(size, end_ - begin_);
+    if (to != nullptr && !co_await to->deliver({in_.data() + begin_, n})) to = nullptr;
+    begin_ += n;
+    size -= n;
+  }
+  co_return true;
+}
+
+awaitable<std::optional<std::span<const std::uint8_t>>> FrameReader::take(std::size_t size) {
+  if (!co_await fill(size)) co_return std::nullopt;
+  std::span<const std::uint8_t> out(in_.data() + begin_, size);
+  begin_ += size;
+  co_return out;
+}
+
 }  // namespace xsup::worker::proxy::mux

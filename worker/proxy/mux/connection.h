@@ -12,7 +12,10 @@
 #include <asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "worker/core/buffer_pool.h"
 #include "worker/core/stream.h"
@@ -92,6 +95,40 @@ class SubStream final : public core::Stream {
   bool peer_ended_ = false;
   bool closed_ = false;
   bool end_sent_ = false;
+};
+
+// Reads frames from a carrying stream through one pooled buffer: the header of each frame,
+// then its data, moved to a sub-stream, taken whole (a datagram) or skipped.
+class FrameReader {
+ public:
+  // `rest` holds bytes already read past the carrying protocol's header.
+  FrameReader(core::Stream& stream, std::span<const std::uint8_t> rest);
+
+  // The next frame's header; nullopt when the stream ended, failed or sent a bad frame
+  // (ended_by() says which).
+  awaitable<std::optional<Frame>> next();
+  // Moves `size` data bytes to `to`, or drops them when `to` is null or closes.
+  awaitable<bool> pass_data(SubStream* to, std::size_t size);
+  // The next `size` data bytes in one piece (size <= kMaxFrameData), valid until the next
+  // call; nullopt when the stream ended.
+  awaitable<std::optional<std::span<const std::uint8_t>>> take(std::size_t size);
+  awaitable<bool> skip(std::size_t size);
+  // The largest size take() can hold.
+  std::size_t max_take() const { return in_.capacity(); }
+  std::string_view ended_by() const { return ended_by_; }
+  // The stream ended with a frame that broke the format (ended_by() says how).
+  bool bad_frame() const { return bad_frame_; }
+
+ private:
+  // Makes sure `want` bytes are buffered at in_[begin_]; false when the stream ended.
+  awaitable<bool> fill(std::size_t want);
+
+  core::Stream& stream_;
+  core::Buffer in_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  std::string ended_by_ = "eof";
+  bool bad_frame_ = false;
 };
 
 }  // namespace xsup::worker::proxy::mux

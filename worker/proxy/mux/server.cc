@@ -61,13 +61,8 @@ class Server {
   awaitable<void> run(std::span<const std::uint8_t> rest);
 
  private:
-  // Makes sure `want` bytes are buffered at in_[begin_]; false when the stream ended.
-  awaitable<bool> fill(std::size_t want);
   awaitable<void> handle_new(const Frame& frame);
-  // Moves the frame's data to a TCP sub-stream, or drops it when `to` is null.
-  awaitable<bool> pass_data(SubStream* to, std::size_t size);
-  awaitable<bool> pass_datagram(UdpSession& to, const Frame& frame);
-  awaitable<bool> skip(std::size_t size);
+  awaitable<bool> pass_datagram(FrameReader& in, UdpSession& to, const Frame& frame);
   core::Session child_session(const net::Destination& target) const;
   void spawn(std::function<awaitable<void>()> task);
   awaitable<void> serve_tcp(std::shared_ptr<SubStream> sub, core::Session session);
@@ -82,9 +77,6 @@ class Server {
   dispatch::Dispatcher& dispatcher_;
   XudpTable& xudp_;
   std::string_view log_name_;
-  core::Buffer in_;
-  std::size_t begin_ = 0;
-  std::size_t end_ = 0;
   std::map<std::uint16_t, std::shared_ptr<SubStream>> tcp_;
   std::map<std::uint16_t, std::shared_ptr<UdpSession>> udp_;
   int live_ = 0;  // spawned sessions still running
@@ -94,65 +86,14 @@ class Server {
   bool stopping_ = false;
 };
 
-awaitable<bool> Server::fill(std::size_t want) {
-  if (end_ - begin_ >= want) co_return true;
-  if (want > in_.capacity()) co_return false;
-  if (in_.capacity() - begin_ < want) {
-    std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
-  }
-  while (end_ - begin_ < want) {
-    auto [ec, n] = co_await connection_.stream().read_some(
-        asio::buffer(in_.data() + end_, in_.capacity() - end_));
-    if (ec) {
-      if (ec != asio::error::eof) {
-        log::debug(parent_.id, "{}: mux read: {}", log_name_, ec.message());
-      }
-      co_return false;
-    }
-    end_ += n;
-  }
-  co_return true;
-}
-
-awaitable<bool> Server::skip(std::size_t size) {
-  while (size > 0) {
-    if (begin_ == end_) {
-      begin_ = end_ = 0;
-      if (!co_await fill(1)) co_return false;
-    }
-    const std::size_t n = std::min(size, end_ - begin_);
-    begin_ += n;
-    size -= n;
-  }
-  co_return true;
-}
-
-awaitable<bool> Server::pass_data(SubStream* to, std::size_t size) {
-  // spec/mux.md §1: a TCP chunk of length 0 is an EOF for that read; nothing to move.
-  while (size > 0) {
-    if (begin_ == end_) {
-      begin_ = end_ = 0;
-      if (!co_await fill(1)) co_return false;
-    }
-    const std::size_t n = std::min(size, end_ - begin_);
-    if (to != nullptr && !co_await to->deliver({in_.data() + begin_, n})) to = nullptr;
-    begin_ += n;
-    size -= n;
-  }
-  co_return true;
-}
-
-awaitable<bool> Server::pass_datagram(UdpSession& to, const Frame& frame) {
-  if (frame.data_size > in_.capacity()) co_return co_await skip(frame.data_size);
-  if (!co_await fill(frame.data_size)) co_return false;
-  std::span<const std::uint8_t> datagram(in_.data() + begin_, frame.data_size);
-  begin_ += frame.data_size;
+awaitable<bool> Server::pass_datagram(FrameReader& in, UdpSession& to, const Frame& frame) {
+  if (frame.data_size > in.max_take()) co_return co_await in.skip(frame.data_size);
+  auto datagram = co_await in.take(frame.data_size);
+  if (!datagram) co_return false;
   if (to.closed) co_return true;
   if (frame.status == Status::kKeep && frame.address) to.addressed = true;
   const net::Destination& target = frame.address ? *frame.address : to.session.target;
-  if (std::error_code ec = co_await to.packets->send(datagram, target); ec) {
+  if (std::error_code ec = co_await to.packets->send(*datagram, target); ec) {
     log::debug(to.session.id, "{}: mux: udp send to {}: {}", log_name_, target.to_string(),
                ec.message());
   }
@@ -308,25 +249,13 @@ awaitable<void> Server::handle_new(const Frame& frame) {
 }
 
 awaitable<void> Server::run(std::span<const std::uint8_t> rest) {
-  in_ = core::BufferPool::local().acquire();
-  std::memcpy(in_.data(), rest.data(), std::min(rest.size(), in_.capacity()));
-  end_ = std::min(rest.size(), in_.capacity());
-  std::string_view ended_by = "eof";
+  FrameReader in(connection_.stream(), rest);
   spawn([this]() { return watch_idle(); });
   for (;;) {
-    auto parsed = parse_frame({in_.data() + begin_, end_ - begin_});
-    if (!parsed) {
-      if (!parsed.error().is(base::Errc::kNeedMore)) {
-        log::info(parent_.id, "{}: mux: {}", log_name_, parsed.error().reason);
-        ended_by = "protocol error";
-        break;
-      }
-      if (!co_await fill(end_ - begin_ + 1)) break;
-      continue;
-    }
-    begin_ += parsed->consumed;
+    std::optional<Frame> next = co_await in.next();
+    if (!next) break;
     last_frame_ = std::chrono::steady_clock::now();
-    const Frame frame = std::move(parsed->value);
+    const Frame frame = std::move(*next);
     const std::size_t data_size = frame.has_data() ? frame.data_size : 0;
     bool ok = true;
     switch (frame.status) {
@@ -336,13 +265,13 @@ awaitable<void> Server::run(std::span<const std::uint8_t> rest) {
       case Status::kKeep:
         if (auto udp = udp_.find(frame.session_id); udp != udp_.end()) {
           std::shared_ptr<UdpSession> held = udp->second;
-          ok = data_size == 0 || co_await pass_datagram(*held, frame);
+          ok = data_size == 0 || co_await pass_datagram(in, *held, frame);
         } else if (auto tcp = tcp_.find(frame.session_id); tcp != tcp_.end()) {
           std::shared_ptr<SubStream> held = tcp->second;
-          ok = co_await pass_data(held.get(), data_size);
+          ok = co_await in.pass_data(held.get(), data_size);
         } else {
           // spec/mux.md §1: data for an unknown session is answered with End.
-          ok = co_await skip(data_size);
+          ok = co_await in.skip(data_size);
           if (frame.status == Status::kKeep) co_await send_end(frame.session_id, false);
         }
         break;
@@ -355,14 +284,16 @@ awaitable<void> Server::run(std::span<const std::uint8_t> rest) {
           tcp->second->end_from_peer();
           tcp_.erase(tcp);
         }
-        ok = co_await skip(data_size);
+        ok = co_await in.skip(data_size);
         break;
       case Status::kKeepAlive:
-        ok = co_await skip(data_size);
+        ok = co_await in.skip(data_size);
         break;
     }
     if (!ok) break;
   }
+  const std::string ended_by(in.ended_by());
+  if (in.bad_frame()) log::info(parent_.id, "{}: mux: {}", log_name_, ended_by);
   // The carrying stream is gone: end every session and wait for them.
   stopping_ = true;
   idle_timer_.cancel();
@@ -412,10 +343,6 @@ void XudpTable::park(const GlobalId& id, core::PacketStreamPtr packets) {
     entries_.erase(old);
   }
   entries_.emplace(id, Entry{std::move(packets), std::chrono::steady_clock::now()});
-}
-
-bool is_mux_target(const net::Destination& target) {
-  return !target.address.is_ip() && target.address.domain() == kMuxCoolDomain;
 }
 
 awaitable<void> serve(core::Stream& stream, const core::Session& parent,

@@ -47,9 +47,6 @@ class XudpTable {
   std::map<GlobalId, Entry> entries_;
 };
 
-// True for the target that means "this stream carries Mux.Cool" (spec/mux.md §2).
-bool is_mux_target(const net::Destination& target);
-
 // `parent` is the carrying connection's session (user, level, inbound); `rest` holds
 // bytes already read past the carrying protocol's header. `log_name` prefixes log lines.
 asio::awaitable<void> serve(core::Stream& stream, const core::Session& parent,

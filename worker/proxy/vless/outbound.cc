@@ -2,6 +2,7 @@
 
 #include "worker/core/tcp_stream.h"
 #include "worker/proxy/header_stream.h"
+#include "worker/proxy/mux/codec.h"
 #include "worker/proxy/stream_datagrams.h"
 #include "worker/proxy/vless/codec.h"
 #include "worker/proxy/vless/udp_framing.h"
@@ -42,7 +43,10 @@ awaitable<Expected<core::StreamPtr>> VlessOutbound::open(core::Session& session,
   Request request;
   request.user = user.id;
   request.flow = user.flow;
-  request.command = udp ? Command::kUdp : Command::kTcp;
+  // spec/mux.md §2: the Mux.Cool target is sent as command 3, with no address.
+  request.command = udp                                  ? Command::kUdp
+                    : mux::is_mux_target(session.target) ? Command::kMux
+                                                         : Command::kTcp;
   request.target = session.target;
   std::array<std::uint8_t, kMaxRequestSize> header;
   const std::size_t size = encode_request(request, header);

@@ -14,6 +14,7 @@
 #include "shared/base/log.h"
 #include "worker/core/buffer_pool.h"
 #include "worker/core/tcp_stream.h"
+#include "worker/proxy/mux/codec.h"
 #include "worker/proxy/vmess/chunk_stream.h"
 #include "worker/proxy/vmess/vmess.h"
 #include "worker/transport/tcp/dialer.h"
@@ -245,7 +246,8 @@ awaitable<Expected<std::unique_ptr<ChunkStream>>> VmessOutbound::open(
 awaitable<Expected<core::StreamPtr>> VmessOutbound::connect(core::Session& session) {
   net::Destination target = session.target;
   target.network = net::Network::kTcp;
-  auto stream = co_await open(Command::kTcp, target);
+  // spec/mux.md §2: the Mux.Cool target is sent as command 3, with no address.
+  auto stream = co_await open(mux::is_mux_target(target) ? Command::kMux : Command::kTcp, target);
   if (!stream) co_return stream.error();
   co_return core::StreamPtr(std::move(*stream));
 }

@@ -581,8 +581,22 @@ TEST(LoaderTest, OutboundCommonFields) {
       "mux": {"enabled": true}, "proxySettings": {"tag": "other"}, "targetStrategy": "UseIP")")),
               ElementsAre("outbounds[0].sendThrough: \"origin\" not supported yet",
                           "outbounds[0].proxySettings.tag: not supported yet",
-                          "outbounds[0].mux.enabled: not supported yet",
+                          "outbounds[0].mux.enabled: mux on a freedom outbound not supported yet",
                           "outbounds[0].targetStrategy: \"UseIP\" not supported yet"));
+  LoadResult muxed = outbound(R"("protocol": "trojan", "settings": {"servers": [{"address":
+      "192.0.2.1", "port": 443, "password": "p"}]}, "mux": {"enabled": true, "concurrency": 0,
+      "xudpConcurrency": 16, "xudpProxyUDP443": "skip"})");
+  ASSERT_TRUE(muxed.ok()) << errors(muxed).front();
+  EXPECT_TRUE(muxed.config.outbounds[0].mux.enabled);
+  EXPECT_EQ(muxed.config.outbounds[0].mux.concurrency, 8);  // 0 means Xray's default
+  EXPECT_EQ(muxed.config.outbounds[0].mux.xudp_concurrency, 16);
+  EXPECT_EQ(muxed.config.outbounds[0].mux.udp443, MuxConfig::Udp443::kSkip);
+  EXPECT_THAT(errors(outbound(R"("protocol": "trojan", "settings": {"servers": [{"address":
+      "192.0.2.1", "port": 443, "password": "p"}]},
+      "mux": {"enabled": true, "concurrency": -2, "xudpProxyUDP443": "drop"})")),
+              ElementsAre("outbounds[0].mux.concurrency: -2 is out of range -1..1024",
+                          "outbounds[0].mux.xudpProxyUDP443: \"drop\" is not one of reject, "
+                          "allow, skip"));
   EXPECT_THAT(errors(outbound(R"("protocol": "freedom", "sendThrough": "10.0.0.0/24")")),
               ElementsAre("outbounds[0].sendThrough: \"10.0.0.0/24\" not supported yet"));
   EXPECT_THAT(errors(outbound(R"("protocol": "freedom", "sendThrough": "eth0")")),
