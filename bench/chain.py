@@ -123,6 +123,19 @@ def read_vmhwm_kb(pid: int) -> int | None:
     return None
 
 
+def read_pss_kb(pid: int) -> int | None:
+    """Proportional set size: shared pages (libraries, the binary) split between the
+    processes that map them, so a supervisor and its workers are not counted three times."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def process_tree(root: int) -> list[int]:
     """root and all its live descendants (a supervisor may fork workers)."""
     children: dict[int, list[int]] = {}
@@ -144,7 +157,8 @@ def process_tree(root: int) -> list[int]:
 class Usage:
     """Resource use of one process tree, read just before stopping it."""
 
-    peak_rss_kb: int = 0
+    peak_rss_kb: int = 0  # the sum of each process's peak RSS
+    pss_kb: int = 0  # the sum of PSS now
     cpu_s: float = 0.0
     pids: list[int] = field(default_factory=list)
 
@@ -159,6 +173,7 @@ def tree_usage(root: int) -> Usage:
         u.pids.append(pid)
         u.cpu_s += st[1] / CLK_TCK
         u.peak_rss_kb += hwm or 0
+        u.pss_kb += read_pss_kb(pid) or 0
     return u
 
 
@@ -315,8 +330,12 @@ def _with_port(settings: dict, port: int) -> dict:
 
 
 def client_config(listen_port: int, target_port: int, socks_port: int,
-                  protocol: str = "socks") -> dict:
+                  protocol: str = "socks", mux: bool = False) -> dict:
     name, (_, outbound) = PROTOCOLS[protocol]
+    proxy_out = {"tag": "proxy-out", "protocol": name,
+                 "settings": _with_port(outbound, socks_port)}
+    if mux:
+        proxy_out["mux"] = {"enabled": True, "concurrency": 8}
     return {
         "log": {"loglevel": "warning"},
         "inbounds": [
@@ -328,13 +347,7 @@ def client_config(listen_port: int, target_port: int, socks_port: int,
                 "settings": {"address": LOOPBACK, "port": target_port, "network": "tcp"},
             }
         ],
-        "outbounds": [
-            {
-                "tag": "proxy-out",
-                "protocol": name,
-                "settings": _with_port(outbound, socks_port),
-            }
-        ],
+        "outbounds": [proxy_out],
     }
 
 
@@ -443,6 +456,8 @@ class RoundResult:
     bytes: int = 0
     client_rss_mb: float = 0.0
     server_rss_mb: float = 0.0
+    client_pss_mb: float = 0.0
+    server_pss_mb: float = 0.0
     client_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
     cpu_s_per_gb: float = 0.0
@@ -485,7 +500,8 @@ class Bench:
             srv_cfg = self.workdir / f"{tag}-server.json"
             cli_cfg = self.workdir / f"{tag}-client.json"
             srv_doc = server_config(socks_port, self.args.protocol)
-            cli_doc = client_config(entry_port, self.iperf_port, socks_port, self.args.protocol)
+            cli_doc = client_config(entry_port, self.iperf_port, socks_port, self.args.protocol,
+                                    self.args.mux)
             if side.style == "xsup":
                 # xsup's own section: worker count, a control socket and a store per process.
                 for doc, role in ((srv_doc, "server"), (cli_doc, "client")):
@@ -540,6 +556,7 @@ class Bench:
             side.name, rnd, True,
             gbps=t.bits_per_second / 1e9, bytes=t.bytes,
             client_rss_mb=cu.peak_rss_kb / 1024, server_rss_mb=su.peak_rss_kb / 1024,
+            client_pss_mb=cu.pss_kb / 1024, server_pss_mb=su.pss_kb / 1024,
             client_cpu_s=cu.cpu_s, server_cpu_s=su.cpu_s,
             cpu_s_per_gb=cpu / gb if gb > 0 else float("nan"),
             shutdown_errors=shutdown,
@@ -645,6 +662,8 @@ def summarize(results: list[RoundResult], with_haproxy: bool = False) -> dict:
         if name != "baseline":
             s["client_rss_mb_median"] = median_or_none([r.client_rss_mb for r in ok])
             s["server_rss_mb_median"] = median_or_none([r.server_rss_mb for r in ok])
+            s["client_pss_mb_median"] = median_or_none([r.client_pss_mb for r in ok])
+            s["server_pss_mb_median"] = median_or_none([r.server_pss_mb for r in ok])
             s["cpu_s_median"] = median_or_none([r.client_cpu_s + r.server_cpu_s for r in ok])
             s["cpu_s_per_gb_median"] = median_or_none([r.cpu_s_per_gb for r in ok])
         sides[name] = s
@@ -685,9 +704,11 @@ def fmt(value: float | None, spec: str = ".2f") -> str:
 
 
 def print_table(summary: dict, args: argparse.Namespace, labels: dict[str, str]) -> None:
-    print(f"{args.protocol} chain, loopback, iperf3 -t {args.duration:g} -P {args.parallel}, "
+    chain = args.protocol + (" + mux" if args.mux else "")
+    print(f"{chain} chain, loopback, iperf3 -t {args.duration:g} -P {args.parallel}, "
           f"{args.rounds} rounds, medians")
-    header = ("side", "Gb/s", "RSS client MB", "RSS server MB", "CPU s", "CPU s/GB", "ok")
+    header = ("side", "Gb/s", "RSS client MB", "RSS server MB", "PSS client MB",
+              "PSS server MB", "CPU s", "CPU s/GB", "ok")
     rows = [header]
     for name in summary["sides"]:
         s = summary["sides"][name]
@@ -698,6 +719,8 @@ def print_table(summary: dict, args: argparse.Namespace, labels: dict[str, str])
             fmt(s["gbps_median"]),
             fmt(s.get("client_rss_mb_median"), ".1f"),
             fmt(s.get("server_rss_mb_median"), ".1f"),
+            fmt(s.get("client_pss_mb_median"), ".1f"),
+            fmt(s.get("server_pss_mb_median"), ".1f"),
             fmt(s.get("cpu_s_median")),
             fmt(s.get("cpu_s_per_gb_median"), ".3f"),
             f"{s['rounds_ok']}/{s['rounds']}",
@@ -757,6 +780,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "ratios xsup/haproxy")
     ap.add_argument("--haproxy-exe", default="haproxy",
                     help="haproxy binary for --haproxy (default: haproxy on PATH)")
+    ap.add_argument("--mux", action="store_true",
+                    help="the client's outbound carries the streams over Mux.Cool "
+                         "(vless, vmess, trojan)")
     ap.add_argument("--protocol", choices=sorted(PROTOCOLS), default="socks",
                     help="the protocol between client and server proxy (default socks)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
