@@ -147,6 +147,17 @@ class Relay {
         co_return;
       }
       touch();
+      // A stream that was framing its first bytes (a client header, a prefetched
+      // prefix) may have become plain TCP: splice the rest.
+      const int in_fd = from.splice_fd();
+      const int out_fd = to.splice_fd();
+      if (in_fd >= 0 && out_fd >= 0) {
+        Pipe pipe;
+        if (pipe.ok()) {
+          co_await splice_pump(from, to, in_fd, out_fd, pipe, uplink);
+          co_return;
+        }
+      }
     }
   }
 

@@ -34,6 +34,7 @@ class HeaderStream final : public core::Stream {
   awaitable<std::error_code> shutdown_send() override;
   void close() override { inner_->close(); }
   int splice_fd() const override;
+  awaitable<std::error_code> wait_writable() override { return inner_->wait_writable(); }
 
  private:
   enum class HeaderState { kPending, kSending, kSent };

@@ -135,6 +135,31 @@ TEST(Relay, CopiesWhenAStreamIsNotPlainTcp) {
   EXPECT_EQ(BufferPool::local().outstanding(), 0u);  // an ended relay holds no buffer
 }
 
+TEST(Relay, SplicesOnceAStreamBecomesPlain) {
+  Fixture f(/*prefixed_client=*/true);
+  const RelayCounters before = relay_counters();
+  f.start(Policy{});
+  std::string up(1 << 20, 'u');
+  std::size_t got = 0;
+  asio::co_spawn(
+      f.io,
+      [&]() -> asio::awaitable<void> {
+        co_await asio::async_write(f.client_app, asio::buffer(up), kTuple);
+        f.client_app.shutdown(tcp::socket::shutdown_send);
+        std::string buf(up.size() + 10, '\0');
+        auto [ec, n] = co_await asio::async_read(f.server_app, asio::buffer(buf), kTuple);
+        got = n;
+        f.server_app.shutdown(tcp::socket::shutdown_send);
+      },
+      asio::detached);
+  f.io.run_for(std::chrono::seconds(5));
+  ASSERT_TRUE(f.result);
+  EXPECT_EQ(got, up.size() + 2);
+  // The prefix is copied; the bytes behind it go through splice(2).
+  EXPECT_EQ(relay_counters().copied_bytes - before.copied_bytes, 2u);
+  EXPECT_EQ(relay_counters().spliced_bytes - before.spliced_bytes, up.size());
+}
+
 TEST(Relay, ClosesAnIdleConnectionAfterConnIdle) {
   Fixture f;
   auto start = Clock::now();
