@@ -111,7 +111,7 @@ Expected<bool> AeadStream::read_response_header() {
 }
 
 awaitable<std::error_code> AeadStream::wait_readable() {
-  if (plain_begin_ < plain_end_) co_return std::error_code{};
+  if (plain_begin_ < plain_end_ || read_error_) co_return std::error_code{};
   if (opener_ && !response_header_pending_ && rx_end_ - rx_begin_ >= opener_->wanted()) {
     co_return std::error_code{};
   }
@@ -168,17 +168,39 @@ awaitable<bool> AeadStream::fill_plaintext(std::error_code& ec) {
   }
 }
 
+bool AeadStream::open_buffered_chunk() {
+  while (opener_ && !response_header_pending_ && !read_error_) {
+    auto chunk = opener_->next({rx_ + rx_begin_, rx_end_ - rx_begin_});
+    if (!chunk) {
+      if (!chunk.error().is(Errc::kNeedMore)) read_error_ = chunk.error().code;
+      return false;
+    }
+    plain_begin_ = static_cast<std::size_t>(chunk->value.data() - rx_);
+    plain_end_ = plain_begin_ + chunk->value.size();
+    rx_begin_ += chunk->consumed;
+    if (plain_begin_ < plain_end_) return true;
+  }
+  return false;
+}
+
 awaitable<core::IoResult> AeadStream::read_some(asio::mutable_buffer buffer) {
   if (buffer.size() == 0) co_return core::IoResult{};
   if (plain_begin_ == plain_end_) {
+    if (read_error_) co_return core::IoResult{read_error_, 0};
     std::error_code ec;
     if (!co_await fill_plaintext(ec)) co_return core::IoResult{ec, 0};
   }
-  const std::size_t n = std::min(buffer.size(), plain_end_ - plain_begin_);
-  std::memcpy(buffer.data(), rx_ + plain_begin_, n);
-  plain_begin_ += n;
+  // Hands out every chunk already received whole, so a large read costs one call.
+  auto* out = static_cast<std::uint8_t*>(buffer.data());
+  std::size_t done = 0;
+  do {
+    const std::size_t n = std::min(buffer.size() - done, plain_end_ - plain_begin_);
+    std::memcpy(out + done, rx_ + plain_begin_, n);
+    plain_begin_ += n;
+    done += n;
+  } while (done < buffer.size() && open_buffered_chunk());
   release_rx_if_idle();
-  co_return core::IoResult{{}, n};
+  co_return core::IoResult{{}, done};
 }
 
 awaitable<std::error_code> AeadStream::write(std::span<const asio::const_buffer> buffers) {

@@ -66,6 +66,9 @@ class AeadStream final : public core::Stream {
   // Opens the next chunk from the read buffer, reading from inner_ as needed; false at
   // EOF or on error (in `ec`).
   awaitable<bool> fill_plaintext(std::error_code& ec);
+  // Opens the next chunk if it is already buffered whole: true when it gave plaintext.
+  // A chunk that fails is kept in read_error_ for the next read.
+  bool open_buffered_chunk();
   // Keys the reader from the peer's salt once it is buffered.
   bool start_reading();
   // 2022 client: opens and checks the response header once it is buffered.
@@ -75,6 +78,7 @@ class AeadStream final : public core::Stream {
   void release_rx_if_idle();
 
   core::StreamPtr inner_;
+  std::error_code read_error_;
   Method method_;
   Key key_{};
   std::shared_ptr<SaltFilter> own_salts_;
