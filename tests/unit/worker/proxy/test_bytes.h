@@ -54,4 +54,11 @@ inline ByteVector concat(std::initializer_list<ByteVector> parts) {
   return out;
 }
 
+// n bytes counting up from `from` (wrapping): 00 01 02 ...
+inline ByteVector counting(std::size_t n, std::uint8_t from = 0) {
+  ByteVector out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(from + i);
+  return out;
+}
+
 }  // namespace xsup::worker::proxy::testing

@@ -8,35 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/worker/proxy/test_bytes.h"
 #include "worker/proxy/shadowsocks/salt_filter.h"
 #include "worker/proxy/shadowsocks/users.h"
 
 namespace xsup::worker::proxy::shadowsocks {
 namespace {
 
-std::vector<std::uint8_t> unhex(std::string_view hex) {
-  std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (auto b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
-
-std::vector<std::uint8_t> counting(std::size_t n) {
-  std::vector<std::uint8_t> out(n);
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(i);
-  return out;
-}
+// The names these tests were written with.
+constexpr auto unhex = testing::hex;
+constexpr auto hex = testing::to_hex;
+using testing::counting;
 
 constexpr std::string_view kExampleAddress = "030b6578616d706c652e636f6d01bb";
 
