@@ -165,6 +165,7 @@ void build_inbounds(const Value& value, Config& config) {
     InboundConfig ic;
     ic.path = item.path();
     bool ok = true;
+    const std::size_t errors_before = item.diags().error_count();
 
     Value tag = in.get("tag");
     if (in.read("tag", ic.tag) && !ic.tag.empty() && !tags.insert(ic.tag).second) {
@@ -265,7 +266,12 @@ void build_inbounds(const Value& value, Config& config) {
     allocate.get("refresh").as_uint32();
     allocate.get("concurrency").as_uint32();
 
-    if (ok) config.inbounds.push_back(std::move(ic));
+    if (ok) {
+      config.inbounds.push_back(std::move(ic));
+    } else if (item.diags().error_count() == errors_before) {
+      // Never dropped without a word: a builder that refuses must have said why.
+      item.error("this inbound cannot be built (no specific error was found)");
+    }
   }
 }
 

@@ -157,6 +157,7 @@ void build_outbounds(const Value& value, Config& config) {
     OutboundConfig oc;
     oc.path = item.path();
     bool ok = true;
+    const std::size_t errors_before = item.diags().error_count();
 
     Value tag = out.get("tag");
     if (out.read("tag", oc.tag) && !oc.tag.empty() && !tags.insert(oc.tag).second) {
@@ -272,7 +273,12 @@ void build_outbounds(const Value& value, Config& config) {
       target.error(fmt::format("{} not supported yet", show(target.json())));
     }
 
-    if (ok) config.outbounds.push_back(std::move(oc));
+    if (ok) {
+      config.outbounds.push_back(std::move(oc));
+    } else if (item.diags().error_count() == errors_before) {
+      // Never dropped without a word: a builder that refuses must have said why.
+      item.error("this outbound cannot be built (no specific error was found)");
+    }
   }
 }
 

@@ -31,6 +31,7 @@ class Diagnostics {
   void error(std::string path, std::string message);
   void warning(std::string path, std::string message);
   bool has_errors() const { return errors_ > 0; }
+  std::size_t error_count() const { return errors_; }
   const std::vector<Diagnostic>& list() const { return list_; }
   std::vector<Diagnostic> take() { return std::move(list_); }
 

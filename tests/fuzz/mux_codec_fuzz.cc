@@ -34,7 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   std::uint8_t out[mux::kMaxFrameHeader];
   const std::size_t n = mux::encode_frame(frame->value, out);
-  check(n > 0 && n <= frame->consumed);
+  // Not n <= consumed: a domain that reads as an IP ("0::") comes back as an address,
+  // up to 13 bytes longer; unknown metadata bytes are dropped.
+  check(n > 0);
   auto again = mux::parse_frame({out, n});
   check(again && again->consumed == n);
   const mux::Frame& a = frame->value;

@@ -38,10 +38,12 @@ Expected<net::Address> decode_domain(std::string_view name) {
       literal = literal.substr(1, literal.size() - 2);
     }
     std::error_code ec;
-    auto ip = asio::ip::make_address(std::string(literal), ec);
-    // Go's net.ParseIP takes no zone ("fe80::1%eth0"): such a name is no IP, and its '%'
-    // then fails the domain check below.
-    if (!ec && !(ip.is_v6() && ip.to_v6().scope_id() != 0)) return net::Address(ip);
+    // Go's net.ParseIP takes no zone ("fe80::1%eth0", even with an unknown interface):
+    // such a name is no IP, and its '%' then fails the domain check below.
+    if (literal.find('%') == std::string_view::npos) {
+      auto ip = asio::ip::make_address(std::string(literal), ec);
+      if (!ec) return net::Address(ip);
+    }
   }
   if (!std::all_of(name.begin(), name.end(), domain_char)) {
     return Error(Errc::kProtocol, "invalid domain name");

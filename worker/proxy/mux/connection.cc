@@ -150,7 +150,7 @@ void SubStream::close() {
 FrameReader::FrameReader(core::Stream& stream, std::span<const std::uint8_t> rest)
     : stream_(stream), in_(core::BufferPool::local().acquire()) {
   end_ = std::min(rest.size(), in_.capacity());
-  std::memcpy(in_.data(), rest.data(), end_);
+  if (end_ > 0) std::memcpy(in_.data(), rest.data(), end_);  // an empty span has no data()
 }
 
 awaitable<bool> FrameReader::fill(std::size_t want) {
