@@ -105,9 +105,34 @@ struct SockoptConfig {
 enum class TransportKind { kRaw, kKcp, kWebSocket, kGrpc, kHttpUpgrade, kXhttp };
 enum class SecurityKind { kNone, kTls, kReality };
 
+// One CertificateObject with usage "encipherment": the PEM text itself, read from
+// certificateFile/keyFile (when the config is built, before a worker locks down) or joined
+// from the inline line arrays.
+struct TlsCertificate {
+  std::string certificate_pem;  // the chain, leaf first
+  std::string key_pem;
+  std::string path;  // JSON path, for messages
+};
+
+// tlsSettings (seeds/transport-config.md, TLSObject).
+struct TlsConfig {
+  std::string server_name;
+  bool reject_unknown_sni = false;
+  bool allow_insecure = false;
+  std::vector<std::string> alpn;  // empty = the default: server ["h2","http/1.1"], client none
+  std::string min_version;        // "", "1.0" .. "1.3"
+  std::string max_version;
+  std::string tls12_ciphers;  // cipherSuites resolved to OpenSSL names: TLS 1.2 and below
+  std::string tls13_suites;   // ... and TLS 1.3
+  std::vector<TlsCertificate> certificates;
+  bool disable_system_root = false;
+  std::string path;  // JSON path of tlsSettings, for messages
+};
+
 struct StreamSettings {
   TransportKind network = TransportKind::kRaw;
   SecurityKind security = SecurityKind::kNone;
+  TlsConfig tls;
   SockoptConfig sockopt;
   bool accept_proxy_protocol = false;
 };

@@ -1,11 +1,19 @@
 // streamSettings (seeds/transport-config.md, spec/sockopt.md, spec/tcp-header.md): only
-// raw/tcp without header obfuscation and without TLS runs today; everything else is
+// raw/tcp without header obfuscation, plain or under TLS, runs today; everything else is
 // type-checked and then rejected, so a config that xsup accepts means what Xray means.
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <limits>
+#include <memory>
+#include <sstream>
 #include <string>
 
 #include "shared/config/builders.h"
@@ -77,55 +85,211 @@ void build_raw(const Value& value, StreamSettings& stream) {
   check_http_response(header.get("response"));
 }
 
-void check_certificate(const Value& value) {
+std::optional<std::string> read_pem_file(const Value& where, const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    where.error(fmt::format("cannot read {}: {}", show(file), std::strerror(errno)));
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) {
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+// Parses the chain and the key, and checks that they belong together, so a bad
+// certificate is reported with its JSON path when the config is built (xsup test -c).
+void check_key_pair(const Value& where, const TlsCertificate& cert) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(cert.certificate_pem.data(), static_cast<int>(cert.certificate_pem.size())),
+      &BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> leaf(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (!leaf) {
+    ERR_clear_error();
+    where.error("no PEM certificate found");
+    return;
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
+      BIO_new_mem_buf(cert.key_pem.data(), static_cast<int>(cert.key_pem.size())), &BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  if (!key) {
+    ERR_clear_error();
+    where.error("no PEM private key found (an encrypted key is not supported)");
+    return;
+  }
+  if (X509_check_private_key(leaf.get(), key.get()) != 1) {
+    ERR_clear_error();
+    where.error("the private key does not match the certificate");
+  }
+}
+
+void build_certificate(const Value& value, TlsConfig& tls) {
   Object cert(value);
-  cert.get("ocspStapling").as_uint32();
-  cert.get("oneTimeLoading").as_bool();
+  if (Value ocsp = cert.get("ocspStapling"); auto n = ocsp.as_uint32()) {
+    if (*n != 0) ocsp.not_supported();
+  }
+  cert.get("oneTimeLoading").as_bool();  // certificates are only ever loaded once
   Value usage = cert.get("usage");
   if (auto u = usage.as_string();
       u && !u->empty() && *u != "encipherment" && *u != "verify" && *u != "issue") {
     usage.error(fmt::format("{} is not a certificate usage (encipherment, verify, issue)",
                             show(usage.json())));
+  } else if (u && (*u == "verify" || *u == "issue")) {
+    usage.error(fmt::format("{} not supported yet", show(usage.json())));
   }
-  cert.get("buildChain").as_bool();
-  cert.get("certificateFile").as_string();
-  cert.get("keyFile").as_string();
-  cert.get("certificate").as_string_list(false);
-  cert.get("key").as_string_list(false);
+  if (Value chain = cert.get("buildChain"); chain.as_bool().value_or(false)) {
+    chain.not_supported();
+  }
+  if (!usage.as_string().value_or("").empty() && *usage.as_string() != "encipherment") {
+    cert.ignore_rest();  // refused above: its certificate is not needed
+    return;
+  }
+  TlsCertificate out;
+  out.path = value.path();
+  // A file takes precedence over the inline lines, as in Xray.
+  auto cert_file = cert.get("certificateFile").as_string().value_or("");
+  auto key_file = cert.get("keyFile").as_string().value_or("");
+  auto cert_lines = cert.get("certificate").as_string_list(false);
+  auto key_lines = cert.get("key").as_string_list(false);
+  bool ok = true;
+  if (!cert_file.empty()) {
+    auto text = read_pem_file(cert.get("certificateFile"), cert_file);
+    ok = text.has_value();
+    if (text) out.certificate_pem = std::move(*text);
+  } else if (cert_lines && !cert_lines->empty()) {
+    out.certificate_pem = join_lines(*cert_lines);
+  } else {
+    value.error("certificateFile or certificate required");
+    ok = false;
+  }
+  if (!key_file.empty()) {
+    auto text = read_pem_file(cert.get("keyFile"), key_file);
+    ok = ok && text.has_value();
+    if (text) out.key_pem = std::move(*text);
+  } else if (key_lines && !key_lines->empty()) {
+    out.key_pem = join_lines(*key_lines);
+  } else {
+    value.error("keyFile or key required");
+    ok = false;
+  }
+  if (!ok) return;
+  check_key_pair(value, out);
+  tls.certificates.push_back(std::move(out));
 }
 
-void check_tls_version(const Value& value) {
+void check_tls_version(const Value& value, std::string& out) {
   auto v = value.as_string();
   if (v && !v->empty() && *v != "1.0" && *v != "1.1" && *v != "1.2" && *v != "1.3") {
     value.error(fmt::format("{} is not a TLS version (1.0 .. 1.3)", show(value.json())));
+  } else if (v) {
+    out = *v;
   }
 }
 
-// TLSObject: checked for types only; TLS itself has not landed.
-void check_tls(const Value& value) {
+// cipherSuites: Go (IANA) names as Xray takes them, or OpenSSL's names, separated by ':'.
+// Split into OpenSSL's TLS 1.2 cipher list and its TLS 1.3 suite list.
+void build_cipher_suites(const Value& value, TlsConfig& tls) {
+  auto text = value.as_string();
+  if (!text || text->empty()) return;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_method()), &SSL_CTX_free);
+  if (!ctx) return;
+  SSL_CTX_set_cipher_list(ctx.get(), "ALL:COMPLEMENTOFALL:@SECLEVEL=0");
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
+  STACK_OF(SSL_CIPHER)* all = ssl ? SSL_get_ciphers(ssl.get()) : nullptr;
+  std::size_t start = 0;
+  while (start <= text->size()) {
+    std::size_t end = text->find(':', start);
+    if (end == std::string::npos) end = text->size();
+    std::string name = text->substr(start, end - start);
+    start = end + 1;
+    if (name.empty()) continue;
+    const SSL_CIPHER* found = nullptr;
+    for (int i = 0; all != nullptr && i < sk_SSL_CIPHER_num(all); ++i) {
+      const SSL_CIPHER* c = sk_SSL_CIPHER_value(all, i);
+      const char* standard = SSL_CIPHER_standard_name(c);
+      if (name == SSL_CIPHER_get_name(c) || (standard != nullptr && name == standard)) {
+        found = c;
+        break;
+      }
+    }
+    if (found == nullptr) {
+      value.error(fmt::format("{} is not a cipher suite", show(name)));
+      continue;
+    }
+    const bool tls13 = std::string_view(SSL_CIPHER_get_version(found)) == "TLSv1.3";
+    std::string& list = tls13 ? tls.tls13_suites : tls.tls12_ciphers;
+    if (!list.empty()) list += ':';
+    list += SSL_CIPHER_get_name(found);
+  }
+}
+
+// Fields of TLSObject xsup does not implement: refused when set to anything but the default.
+void refuse_unless_default(Object& tls) {
+  for (std::string_view key : {"enableSessionResumption"}) {
+    if (Value v = tls.get(key); v.as_bool().value_or(false)) v.not_supported();
+  }
+  tls.get("disableSessionResumption").as_bool();  // the client never resumes anyway
+  for (std::string_view key : {"fingerprint", "pinnedPeerCertSha256", "verifyPeerCertByName",
+                               "masterKeyLog", "echServerKeys", "echConfigList", "echForceQuery"}) {
+    if (Value v = tls.get(key); !v.as_string().value_or("").empty()) v.not_supported();
+  }
+  for (std::string_view key :
+       {"pinnedPeerCertificateChainSha256", "pinnedPeerCertificatePublicKeySha256",
+        "verifyPeerCertInNames", "curvePreferences"}) {
+    Value v = tls.get(key);
+    auto list = v.as_string_list();
+    if (!list) continue;
+    bool set = false;
+    for (const auto& item : *list) set = set || !item.empty();
+    if (set) v.not_supported();
+  }
+}
+
+// TLSObject (seeds/transport-config.md).
+TlsConfig build_tls(const Value& value, bool inbound) {
+  TlsConfig out;
+  out.path = value.path();
   Object tls(value);
-  tls.get("serverName").as_string();
-  tls.get("rejectUnknownSni").as_bool();
-  tls.get("allowInsecure").as_bool();
-  tls.get("alpn").as_string_list();
-  check_tls_version(tls.get("minVersion"));
-  check_tls_version(tls.get("maxVersion"));
-  tls.get("cipherSuites").as_string();
-  for (const auto& cert : tls.get("certificates").elements()) check_certificate(cert);
-  tls.get("disableSystemRoot").as_bool();
-  tls.get("enableSessionResumption").as_bool();
-  tls.get("fingerprint").as_string();
-  tls.get("pinnedPeerCertificateChainSha256").as_string_list();
-  tls.get("pinnedPeerCertificatePublicKeySha256").as_string_list();
-  tls.get("pinnedPeerCertSha256").as_string();
-  tls.get("verifyPeerCertInNames").as_string_list();
-  tls.get("verifyPeerCertByName").as_string();
-  tls.get("disableSessionResumption").as_bool();
-  tls.get("masterKeyLog").as_string();
-  tls.get("curvePreferences").as_string_list();
-  tls.get("echServerKeys").as_string();
-  tls.get("echConfigList").as_string();
-  tls.get("echForceQuery").as_string();
+  tls.read("serverName", out.server_name);
+  tls.read("rejectUnknownSni", out.reject_unknown_sni);
+  if (Value insecure = tls.get("allowInsecure"); insecure.as_bool().value_or(false)) {
+    out.allow_insecure = true;
+    if (!inbound) {
+      insecure.warning(
+          "the server's certificate is NOT verified: anyone on the path can read and change "
+          "this traffic");
+    }
+  }
+  if (Value alpn = tls.get("alpn"); auto list = alpn.as_string_list()) {
+    for (const auto& item : *list) {
+      if (item.empty() || item.size() > 255) {
+        alpn.error(fmt::format("{} is not an ALPN protocol name", show(item)));
+      } else {
+        out.alpn.push_back(item);
+      }
+    }
+  }
+  check_tls_version(tls.get("minVersion"), out.min_version);
+  check_tls_version(tls.get("maxVersion"), out.max_version);
+  if (!out.min_version.empty() && !out.max_version.empty() && out.min_version > out.max_version) {
+    tls.get("maxVersion")
+        .error(fmt::format("{} is below minVersion {}", out.max_version, out.min_version));
+  }
+  build_cipher_suites(tls.get("cipherSuites"), out);
+  for (const auto& cert : tls.get("certificates").elements()) build_certificate(cert, out);
+  tls.read("disableSystemRoot", out.disable_system_root);
+  refuse_unless_default(tls);
+  return out;
 }
 
 // RealityObject: checked for types only.
@@ -430,7 +594,9 @@ StreamSettings build_stream(const Value& value, bool inbound) {
     out.security = SecurityKind::kNone;
   } else if (iequals(sec, "tls")) {
     out.security = SecurityKind::kTls;
-    security.error(fmt::format("{} not supported yet", show(security.json())));
+    if (inbound && stream.get("tlsSettings").absent()) {
+      security.error("a TLS inbound needs tlsSettings with a certificate");
+    }
   } else if (iequals(sec, "reality")) {
     out.security = SecurityKind::kReality;
     security.error(fmt::format("{} not supported yet", show(security.json())));
@@ -441,8 +607,15 @@ StreamSettings build_stream(const Value& value, bool inbound) {
         fmt::format("{} is not a security type (none, tls, reality)", show(security.json())));
   }
   if (Value tls = stream.get("tlsSettings"); tls.present()) {
-    check_tls(tls);
-    if (!iequals(sec, "tls")) tls.warning("ignored: security is not \"tls\"");
+    TlsConfig built = build_tls(tls, inbound);
+    if (iequals(sec, "tls")) {
+      out.tls = std::move(built);
+      if (inbound && out.tls.certificates.empty() && !value.diags().has_errors()) {
+        tls.error("a TLS inbound needs at least one certificate (certificates)");
+      }
+    } else {
+      tls.warning("ignored: security is not \"tls\"");
+    }
   }
   if (Value reality = stream.get("realitySettings"); reality.present()) {
     check_reality(reality);

@@ -27,6 +27,8 @@ struct Session {
   net::Destination original_target;  // as the inbound decoded it
   std::string route_domain;          // sniffed domain used for routing only (routeOnly)
   std::string protocol;              // sniffed protocol name ("tls", "http1", ...)
+  std::string tls_server_name;       // SNI of the inbound's TLS session, "" without one
+  std::string tls_alpn;              // ALPN agreed by the inbound's TLS session
   std::string outbound_tag;
   const config::SniffingConfig* sniffing = nullptr;
   Policy policy;

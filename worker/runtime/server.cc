@@ -13,6 +13,7 @@
 #include "worker/core/tcp_stream.h"
 #include "worker/dispatch/router_adapter.h"
 #include "worker/transport/tcp/dialer.h"
+#include "worker/transport/tls/context.h"
 
 namespace xsup::worker::runtime {
 namespace {
@@ -21,6 +22,8 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // After accept fails for lack of fds or memory, wait before the next try instead of
 // spinning (STYLE.md: what not to copy).
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
+// A TLS handshake when the policy sets no handshake time (0).
+constexpr std::chrono::seconds kDefaultTlsHandshake{16};
 
 net::Destination to_destination(const asio::ip::tcp::endpoint& e, net::Network network) {
   auto ip = e.address();
@@ -179,7 +182,7 @@ asio::awaitable<void> Server::accept_loop(Listener& listener) {
     std::uint64_t id = session.id;
     auto slot = live_.emplace(live_.end());
     asio::co_spawn(
-        io_, listener.inbound->serve(std::move(stream), std::move(session)),
+        io_, serve_connection(listener, std::move(stream), std::move(session)),
         asio::bind_cancellation_slot(slot->slot(), [this, id, slot](std::exception_ptr e) {
           live_.erase(slot);
           if (!e || stopping_) return;  // a cancelled connection unwinds by throwing
@@ -190,6 +193,25 @@ asio::awaitable<void> Server::accept_loop(Listener& listener) {
           }
         }));
   }
+}
+
+asio::awaitable<void> Server::serve_connection(Listener& listener,
+                                               std::unique_ptr<core::TcpStream> tcp,
+                                               core::Session session) {
+  core::StreamPtr stream;
+  if (listener.config->stream.security == config::SecurityKind::kTls) {
+    // One place for every protocol: the inbound only ever sees the decrypted stream.
+    const auto limit = session.policy.handshake > std::chrono::seconds::zero()
+                           ? std::chrono::steady_clock::duration(session.policy.handshake)
+                           : std::chrono::steady_clock::duration(kDefaultTlsHandshake);
+    auto secured =
+        co_await transport::tls::accept(std::move(tcp), *listener.config, limit, session);
+    if (!secured) co_return;  // logged by accept
+    stream = std::move(*secured);
+  } else {
+    stream = std::move(tcp);
+  }
+  co_await listener.inbound->serve(std::move(stream), std::move(session));
 }
 
 }  // namespace xsup::worker::runtime

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "shared/config/model.h"
+#include "worker/core/session.h"
+#include "worker/core/tcp_stream.h"
 #include "worker/dispatch/dispatcher.h"
 #include "worker/proxy/inbound.h"
 #include "worker/transport/listen.h"
@@ -51,6 +53,9 @@ class Server {
  private:
   struct Listener;
   asio::awaitable<void> accept_loop(Listener& listener);
+  // The TLS handshake when the inbound has one, then the inbound's own serve().
+  asio::awaitable<void> serve_connection(Listener& listener, std::unique_ptr<core::TcpStream> tcp,
+                                         core::Session session);
 
   asio::io_context& io_;
   const config::Config& config_;

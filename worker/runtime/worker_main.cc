@@ -31,6 +31,7 @@
 #include "worker/runtime/server.h"
 #include "worker/runtime/worker_protocol.h"
 #include "worker/transport/dns/resolver.h"
+#include "worker/transport/tls/context.h"
 
 namespace xsup::worker::runtime {
 namespace {
@@ -207,6 +208,8 @@ int worker_main(int argc, char** argv) {
     // sources initialise now (OpenSSL reads its config file, std::random_device may open
     // /dev/urandom).
     dispatch::preload_assets(cfg);
+    // TLS contexts read the system roots from disk.
+    transport::tls::prepare(cfg);
     std::uint8_t warm[16];
     if (RAND_bytes(warm, sizeof warm) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
     (void)core::Session::next_id();

@@ -70,7 +70,7 @@ std::string dest_text(const config::Fallback& fb) {
 
 awaitable<void> serve(const FallbackTable& table, core::Stream& client, core::Session& session,
                       std::span<const std::uint8_t> first, std::string_view protocol) {
-  const config::Fallback* fb = table.pick("", "", first);
+  const config::Fallback* fb = table.pick(session.tls_server_name, session.tls_alpn, first);
   if (fb == nullptr) {
     log::info(session.id, "{}: rejected: no fallback matches", protocol);
     client.close();

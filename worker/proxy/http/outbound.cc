@@ -9,7 +9,7 @@
 #include "worker/core/tcp_stream.h"
 #include "worker/proxy/http/codec.h"
 #include "worker/proxy/http/http.h"
-#include "worker/transport/tcp/dialer.h"
+#include "worker/transport/dial.h"
 
 namespace xsup::worker::proxy::http {
 
@@ -25,14 +25,9 @@ awaitable<Expected<core::StreamPtr>> HttpOutbound::connect(core::Session& sessio
     co_return Error(Errc::kUnsupported, "http outbound carries TCP only");
   }
   const config::ProxyServer& server = settings->servers.front();
-  transport::tcp::DialOptions options{
-      .sockopt = &config_.stream.sockopt,
-      .send_through = config_.send_through,
-      .domain_strategy = config_.stream.sockopt.domain_strategy,
-  };
-  auto socket = co_await transport::tcp::dial(server.address, options);
-  if (!socket) co_return socket.error();
-  core::StreamPtr stream = std::make_unique<core::TcpStream>(std::move(*socket));
+  auto dialled = co_await transport::dial_stream(config_, server.address, session);
+  if (!dialled) co_return dialled.error();
+  core::StreamPtr stream = std::move(*dialled);
 
   const std::string request = serialize_connect(
       session.target, server.users.empty() ? nullptr : &server.users.front(), settings->headers);

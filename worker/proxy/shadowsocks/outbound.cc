@@ -14,6 +14,7 @@
 #include "worker/proxy/shadowsocks/codec2022.h"
 #include "worker/proxy/shadowsocks/shadowsocks.h"
 #include "worker/proxy/shadowsocks/stream.h"
+#include "worker/transport/dial.h"
 #include "worker/transport/tcp/dialer.h"
 
 namespace xsup::worker::proxy::shadowsocks {
@@ -263,17 +264,12 @@ awaitable<Expected<core::StreamPtr>> ShadowsocksOutbound::connect(core::Session&
       encode_address(session.target.address, session.target.port, header);
   if (header_size == 0) co_return Error(Errc::kProtocol, "target address cannot be encoded");
 
-  transport::tcp::DialOptions options;
-  options.sockopt = &config_.stream.sockopt;
-  options.send_through = config_.send_through;
-  options.domain_strategy = config_.stream.sockopt.domain_strategy;
-  auto socket = co_await transport::tcp::dial(server.address, options);
-  if (!socket) co_return socket.error();
+  auto dialled = co_await transport::dial_stream(config_, server.address, session);
+  if (!dialled) co_return dialled.error();
 
-  auto stream =
-      std::make_unique<AeadStream>(std::make_unique<core::TcpStream>(std::move(*socket)), method,
-                                   std::span<const std::uint8_t>(key.data(), info(method).key_size),
-                                   std::span<const std::uint8_t>{});
+  auto stream = std::make_unique<AeadStream>(
+      std::move(*dialled), method, std::span<const std::uint8_t>(key.data(), info(method).key_size),
+      std::span<const std::uint8_t>{});
   // The address goes out at once, in a chunk of its own (as Xray's client does when no
   // data follows within its wait): a server-speaks-first protocol needs it there.
   if (auto ec = co_await stream->write_all(asio::buffer(header.data(), header_size)); ec) {
@@ -322,12 +318,8 @@ awaitable<Expected<core::StreamPtr>> ShadowsocksOutbound::connect_2022(core::Ses
   if (psks.empty()) co_return Error(Errc::kProtocol, "no PSK");
   const std::span<const std::uint8_t> user_psk(psks.back().data(), m.key_size);
 
-  transport::tcp::DialOptions options;
-  options.sockopt = &config_.stream.sockopt;
-  options.send_through = config_.send_through;
-  options.domain_strategy = config_.stream.sockopt.domain_strategy;
-  auto socket = co_await transport::tcp::dial(server.address, options);
-  if (!socket) co_return socket.error();
+  auto dialled = co_await transport::dial_stream(config_, server.address, session);
+  if (!dialled) co_return dialled.error();
 
   // B.2: salt, identity headers, fixed and variable headers in one write. The first
   // payload is not known yet: the variable header carries padding instead.
@@ -358,8 +350,7 @@ awaitable<Expected<core::StreamPtr>> ShadowsocksOutbound::connect_2022(core::Ses
   stream_options.key = user_psk;
   stream_options.sealer = std::move(sealer);
   stream_options.request_salt = {salt.data(), m.salt_size};
-  auto stream = std::make_unique<AeadStream>(std::make_unique<core::TcpStream>(std::move(*socket)),
-                                             std::move(stream_options));
+  auto stream = std::make_unique<AeadStream>(std::move(*dialled), std::move(stream_options));
   if (auto ec = co_await stream->write_raw(asio::buffer(out.data(), pos)); ec) {
     co_return Error(ec, "Shadowsocks server write failed");
   }

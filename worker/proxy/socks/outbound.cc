@@ -13,6 +13,7 @@
 #include "worker/proxy/socks/codec.h"
 #include "worker/proxy/socks/handshake_reader.h"
 #include "worker/proxy/socks/socks.h"
+#include "worker/transport/dial.h"
 #include "worker/transport/tcp/dialer.h"
 
 namespace xsup::worker::proxy::socks {
@@ -77,7 +78,7 @@ class SocksPacketStream final : public core::PacketStream {
 }  // namespace
 
 struct SocksOutbound::Handshake {
-  std::unique_ptr<core::TcpStream> stream;
+  core::StreamPtr stream;
   ServerReply reply;
   std::vector<std::uint8_t> leftover;  // bytes the server sent past its reply (rare)
 };
@@ -98,15 +99,11 @@ awaitable<Expected<SocksOutbound::Handshake>> SocksOutbound::handshake(
   auto request = encode_request(static_cast<Command>(command), target.address, target.port);
   if (!request) co_return request.error();
 
-  transport::tcp::DialOptions options;
-  options.sockopt = &config_.stream.sockopt;
-  options.send_through = config_.send_through;
-  options.domain_strategy = config_.stream.sockopt.domain_strategy;
-  auto socket = co_await transport::tcp::dial(server.address, options);
-  if (!socket) co_return socket.error();
+  auto dialled = co_await transport::dial_stream(config_, server.address, session);
+  if (!dialled) co_return dialled.error();
 
   Handshake out;
-  out.stream = std::make_unique<core::TcpStream>(std::move(*socket));
+  out.stream = std::move(*dialled);
   core::Stream& stream = *out.stream;
   const auto limit = session.policy.handshake > std::chrono::seconds::zero()
                          ? std::chrono::steady_clock::duration(session.policy.handshake)
@@ -183,21 +180,21 @@ awaitable<Expected<core::PacketStreamPtr>> SocksOutbound::open_packets(core::Ses
   if (!done) co_return done.error();
 
   // The relay's address: an unspecified BND.ADDR means the server's own address.
+  // (The control stream may be TLS: the server's address comes from the config.)
   std::error_code ec;
-  auto server = done->stream->socket().remote_endpoint(ec);
-  if (ec) co_return Error(ec, "SOCKS control connection lost");
-  asio::ip::address relay_ip = server.address();
   const net::Address& bound = done->reply.address;
-  if (bound.is_ip() && !bound.ip().is_unspecified()) {
-    relay_ip = bound.ip();
-  } else if (bound.is_domain()) {
-    auto resolved = co_await transport::tcp::resolve(bound, config_.stream.sockopt.domain_strategy);
+  const net::Address& relay_host = bound.is_ip() && bound.ip().is_unspecified()
+                                       ? settings_.servers.front().address.address
+                                       : bound;
+  asio::ip::address relay_ip;
+  if (relay_host.is_ip()) {
+    relay_ip = relay_host.ip();
+  } else {
+    auto resolved =
+        co_await transport::tcp::resolve(relay_host, config_.stream.sockopt.domain_strategy);
     if (!resolved) co_return resolved.error();
     if (resolved->empty()) co_return Error(Errc::kResolveFailed, "SOCKS UDP relay has no address");
     relay_ip = resolved->front();
-  }
-  if (relay_ip.is_v4() && server.address().is_v6()) {
-    relay_ip = asio::ip::make_address_v6(asio::ip::v4_mapped, relay_ip.to_v4());
   }
   asio::ip::udp::endpoint relay(relay_ip, done->reply.port);
 

@@ -6,7 +6,7 @@
 #include "worker/proxy/trojan/codec.h"
 #include "worker/proxy/trojan/trojan.h"
 #include "worker/proxy/trojan/udp_framing.h"
-#include "worker/transport/tcp/dialer.h"
+#include "worker/transport/dial.h"
 
 namespace xsup::worker::proxy::trojan {
 
@@ -34,13 +34,9 @@ awaitable<Expected<core::StreamPtr>> TrojanOutbound::open(core::Session& session
   const std::size_t size = encode_request(request, header);
   if (size == 0) co_return Error(Errc::kProtocol, "target address cannot be sent over Trojan");
 
-  transport::tcp::DialOptions options;
-  options.sockopt = &config_.stream.sockopt;
-  options.send_through = config_.send_through;
-  options.domain_strategy = config_.stream.sockopt.domain_strategy;
-  auto socket = co_await transport::tcp::dial(server.address, options);
-  if (!socket) co_return socket.error();
-  auto tcp = std::make_unique<core::TcpStream>(std::move(*socket));
+  auto dialled = co_await transport::dial_stream(config_, server.address, session);
+  if (!dialled) co_return dialled.error();
+  auto tcp = std::move(*dialled);
   co_return core::StreamPtr(
       std::make_unique<HeaderStream>(std::move(tcp), std::span(header.data(), size), nullptr));
 }

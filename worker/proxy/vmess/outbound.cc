@@ -17,7 +17,7 @@
 #include "worker/proxy/mux/codec.h"
 #include "worker/proxy/vmess/chunk_stream.h"
 #include "worker/proxy/vmess/vmess.h"
-#include "worker/transport/tcp/dialer.h"
+#include "worker/transport/dial.h"
 
 namespace xsup::worker::proxy::vmess {
 namespace {
@@ -112,7 +112,7 @@ class VmessPacketStream final : public core::PacketStream {
       }
       net::Destination target = to;
       target.network = net::Network::kUdp;
-      auto opened = co_await outbound_.open(Command::kUdp, target);
+      auto opened = co_await outbound_.open(Command::kUdp, target, session_id_);
       if (!opened) co_return opened.error().code;
       if (shared->closed) {
         (*opened)->close();
@@ -207,7 +207,7 @@ std::unique_ptr<Outbound> make_vmess_outbound(const config::OutboundConfig& conf
 }
 
 awaitable<Expected<std::unique_ptr<ChunkStream>>> VmessOutbound::open(
-    Command command, const net::Destination& target) {
+    Command command, const net::Destination& target, std::uint64_t conn) {
   RequestHeader header;
   random_fill(header.body_iv);
   random_fill(header.body_key);
@@ -232,13 +232,9 @@ awaitable<Expected<std::unique_ptr<ChunkStream>>> VmessOutbound::open(
       seal_request(cmd_key_, auth_id, nonce, ByteView(plain.data(), plain_size), sealed);
   if (sealed_size == 0) co_return Error(Errc::kProtocol, "VMess request could not be sealed");
 
-  transport::tcp::DialOptions options;
-  options.sockopt = &config_.stream.sockopt;
-  options.send_through = config_.send_through;
-  options.domain_strategy = config_.stream.sockopt.domain_strategy;
-  auto socket = co_await transport::tcp::dial(server_.address, options);
-  if (!socket) co_return socket.error();
-  auto tcp = std::make_unique<core::TcpStream>(std::move(*socket));
+  auto dialled = co_await transport::dial_stream(config_, server_.address, conn, {});
+  if (!dialled) co_return dialled.error();
+  auto tcp = std::move(*dialled);
   co_return std::make_unique<ChunkStream>(
       std::move(tcp), ChunkStream::ClientSide{header, ByteView(sealed.data(), sealed_size)});
 }
@@ -247,7 +243,8 @@ awaitable<Expected<core::StreamPtr>> VmessOutbound::connect(core::Session& sessi
   net::Destination target = session.target;
   target.network = net::Network::kTcp;
   // spec/mux.md §2: the Mux.Cool target is sent as command 3, with no address.
-  auto stream = co_await open(mux::is_mux_target(target) ? Command::kMux : Command::kTcp, target);
+  auto stream =
+      co_await open(mux::is_mux_target(target) ? Command::kMux : Command::kTcp, target, session.id);
   if (!stream) co_return stream.error();
   co_return core::StreamPtr(std::move(*stream));
 }
@@ -255,7 +252,7 @@ awaitable<Expected<core::StreamPtr>> VmessOutbound::connect(core::Session& sessi
 awaitable<Expected<core::PacketStreamPtr>> VmessOutbound::open_packets(core::Session& session) {
   net::Destination target = session.target;
   target.network = net::Network::kUdp;
-  auto stream = co_await open(Command::kUdp, target);
+  auto stream = co_await open(Command::kUdp, target, session.id);
   if (!stream) co_return stream.error();
   auto executor = (*stream)->get_executor();
   auto packets = std::make_unique<VmessPacketStream>(*this, session.id, executor);

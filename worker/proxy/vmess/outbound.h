@@ -25,8 +25,11 @@ class VmessOutbound final : public Outbound {
   awaitable<Expected<core::PacketStreamPtr>> open_packets(core::Session& session) override;
 
   // Opens one VMess connection carrying `command` to `target`.
+  // (The TLS handshake under it takes the default time: the packet stream that opens one
+  // per destination has no session level.)
   awaitable<Expected<std::unique_ptr<ChunkStream>>> open(Command command,
-                                                         const net::Destination& target);
+                                                         const net::Destination& target,
+                                                         std::uint64_t conn);
 
  private:
   const config::VmessServer& server_;

@@ -347,15 +347,11 @@ TEST(LoaderTest, RawHeaderAndProxyProtocol) {
   EXPECT_TRUE(stream(R"({"rawSettings": {"acceptProxyProtocol": false}})").ok());
 }
 
-TEST(LoaderTest, SecurityIsTypeCheckedThenRejected) {
-  EXPECT_THAT(errors(stream(R"({"security": "tls", "tlsSettings": {"serverName": "a",
-      "alpn": ["h2"], "minVersion": "1.2", "certificates": [{"certificateFile": "/c",
-      "keyFile": "/k", "usage": "encipherment", "ocspStapling": 3600}]}})")),
-              ElementsAre("inbounds[0].streamSettings.security: \"tls\" not supported yet"));
+TEST(LoaderTest, SecurityIsTypeChecked) {
+  // tls itself is tested in tls_test.cc.
   EXPECT_THAT(errors(stream(R"({"security": "tls", "tlsSettings": {"allowInsecure": "yes",
       "certificates": [{"usage": "sign"}]}})")),
-              ElementsAre("inbounds[0].streamSettings.security: \"tls\" not supported yet",
-                          "inbounds[0].streamSettings.tlsSettings.allowInsecure: \"yes\" is not a "
+              ElementsAre("inbounds[0].streamSettings.tlsSettings.allowInsecure: \"yes\" is not a "
                           "boolean",
                           "inbounds[0].streamSettings.tlsSettings.certificates[0].usage: \"sign\" "
                           "is not a certificate usage (encipherment, verify, issue)"));
