@@ -702,6 +702,15 @@ class IntegrationTest(unittest.TestCase):
         self.addCleanup(self._check_clean_exit, server)
         return server
 
+    def control(self, server, *args, ok=True, timeout=60):
+        """Runs `xsup ARGS --control` against `server`'s control socket; with `ok`, the
+        command must succeed."""
+        result = subprocess.run([XSUP_BIN, *args, "--control", server.control_path],
+                                capture_output=True, text=True, timeout=timeout)
+        if ok:
+            self.assertEqual(result.returncode, 0, f"xsup {' '.join(args)}: {result.stderr}")
+        return result
+
     def _check_clean_exit(self, server):
         """An xsup under test must stop on SIGTERM with status 0 and no sanitizer report:
         a crash or a leak at exit fails the test that ran it."""

@@ -85,23 +85,40 @@ class Sink:
 
 
 def socks_connect(port, user, password, target_port, timeout=5):
-    """A SOCKS5 CONNECT with RFC 1929 credentials; returns the socket or raises."""
+    """A SOCKS5 CONNECT with RFC 1929 credentials (none when `user` is None); returns the
+    socket or raises."""
     s = harness.connect(port, timeout=timeout)
-    s.sendall(b"\x05\x01\x02")
-    if harness.recv_exact(s, 2) != b"\x05\x02":
-        raise ConnectionError("no password method")
-    u, p = user.encode(), password.encode()
-    s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
-    status = harness.recv_exact(s, 2)
-    if status != b"\x01\x00":
+    method = b"\x00" if user is None else b"\x02"
+    s.sendall(b"\x05\x01" + method)
+    if harness.recv_exact(s, 2) != b"\x05" + method:
         s.close()
-        raise PermissionError(f"authentication refused: {status!r}")
+        raise ConnectionError(f"method {method!r} refused")
+    if user is not None:
+        u, p = user.encode(), password.encode()
+        s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+        status = harness.recv_exact(s, 2)
+        if status != b"\x01\x00":
+            s.close()
+            raise PermissionError(f"authentication refused: {status!r}")
     s.sendall(b"\x05\x01\x00" + harness.socks5_address(LOOPBACK, target_port))
     rep, _, _ = harness.read_socks5_reply(s)
     if rep != 0:
         s.close()
         raise ConnectionError(f"CONNECT refused: {rep}")
     return s
+
+
+def exchange(test, sock, up, down, limit_seconds=30):
+    """Through `sock`, connected to a Sink: sends `up` payload bytes (the 8-byte request
+    included), half-closes, and checks that exactly `down` bytes come back before the end."""
+    with sock:
+        sock.sendall(struct.pack("!Q", down))
+        sock.sendall(b"u" * (up - 8))
+        sock.shutdown(socket.SHUT_WR)
+        data, closed = harness.recv_until_closed(sock, limit_seconds=limit_seconds,
+                                                 max_bytes=down + 1)
+    test.assertTrue(closed)
+    test.assertEqual(len(data), down)
 
 
 class UsersTest(harness.IntegrationTest):
@@ -128,10 +145,7 @@ class UsersTest(harness.IntegrationTest):
     # -- helpers ---------------------------------------------------------------------
 
     def cli(self, *args, ok=True):
-        result = xsup(*args, "--control", self.server.control_path)
-        if ok:
-            self.assertEqual(result.returncode, 0, f"xsup {' '.join(args)}: {result.stderr}")
-        return result
+        return self.control(self.server, *args, ok=ok)
 
     def add(self, email, *extra, inbound="socks-in"):
         self.cli("user", "add", "--email", email, "--inbound", inbound, *extra)
@@ -148,15 +162,7 @@ class UsersTest(harness.IntegrationTest):
         return tuple(row) if row else (0, 0)
 
     def transfer(self, user, password, up, down):
-        """Sends `up` payload bytes after the 8-byte request and reads `down` bytes."""
-        s = socks_connect(self.port, user, password, self.sink.port)
-        with s:
-            s.sendall(struct.pack("!Q", down))
-            s.sendall(b"u" * (up - 8))
-            s.shutdown(socket.SHUT_WR)
-            data, closed = harness.recv_until_closed(s, limit_seconds=20, max_bytes=down + 1)
-        self.assertTrue(closed)
-        self.assertEqual(len(data), down)
+        exchange(self, socks_connect(self.port, user, password, self.sink.port), up, down)
 
     def user(self, email):
         return json.loads(self.cli("user", "show", "--email", email, "--json").stdout)
