@@ -20,6 +20,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kMaxEmail = 128;
+constexpr std::int64_t kMaxIpLimit = 10000;
 constexpr std::size_t kPasswordLength = 24;
 
 bool protocol_wants_uuid(std::string_view p) { return p == "vless" || p == "vmess"; }
@@ -299,7 +300,14 @@ void UserBook::check_unique(const store::UserRecord& user) const {
 }
 
 void UserBook::apply(store::UserRecord& user, const UserChange& c) const {
-  if (c.ip_limit && *c.ip_limit != "0") throw UserError("--ip-limit: not supported yet");
+  if (c.ip_limit) {
+    auto n = to_int(*c.ip_limit);
+    if (!n || *n < 0 || *n > kMaxIpLimit) {
+      throw UserError(fmt::format("--ip-limit: \"{}\" is not a count of IPs (0..{}, 0 = any)",
+                                  *c.ip_limit, kMaxIpLimit));
+    }
+    user.ip_limit = static_cast<std::uint32_t>(*n);
+  }
   if (c.inbounds) {
     user.inbounds = *c.inbounds;
     std::sort(user.inbounds.begin(), user.inbounds.end());
@@ -456,8 +464,8 @@ xsup::users::UserSet UserBook::snapshot() const {
   set.users.reserve(users_.size());
   for (const auto& [email, u] : users_) {
     if (u.disabled != store::DisabledReason::kNone) continue;
-    set.users.push_back(
-        xsup::users::UserEntry{u.email, u.uuid, u.password, u.flow, u.level, u.inbounds});
+    set.users.push_back(xsup::users::UserEntry{u.email, u.uuid, u.password, u.flow, u.level,
+                                               u.inbounds, u.ip_limit});
   }
   return set;
 }
@@ -468,6 +476,7 @@ json user_json(const store::UserRecord& u, const store::Traffic& traffic) {
               {"level", u.level},
               {"enabled", u.disabled == store::DisabledReason::kNone},
               {"quota", u.quota},
+              {"ip_limit", u.ip_limit},
               {"expire", u.expire_at == 0 ? json(nullptr) : json(format_time(u.expire_at))},
               {"uplink", traffic.uplink},
               {"downlink", traffic.downlink},

@@ -621,8 +621,10 @@ def curl(*args, timeout=10):
     return subprocess.run(command, capture_output=True, timeout=timeout + 5)
 
 
-def connect(port, host=LOOPBACK, timeout=5):
-    sock = socket.create_connection((host, port), timeout=timeout)
+def connect(port, host=LOOPBACK, timeout=5, source=None):
+    """A TCP connection, from address `source` when given (any of 127/8 on loopback)."""
+    sock = socket.create_connection((host, port), timeout=timeout,
+                                    source_address=(source, 0) if source else None)
     sock.settimeout(timeout)
     return sock
 

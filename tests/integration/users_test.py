@@ -84,10 +84,10 @@ class Sink:
         self.received.append(got)
 
 
-def socks_connect(port, user, password, target_port, timeout=5):
+def socks_connect(port, user, password, target_port, timeout=5, source=None):
     """A SOCKS5 CONNECT with RFC 1929 credentials (none when `user` is None); returns the
     socket or raises."""
-    s = harness.connect(port, timeout=timeout)
+    s = harness.connect(port, timeout=timeout, source=source)
     method = b"\x00" if user is None else b"\x02"
     s.sendall(b"\x05\x01" + method)
     if harness.recv_exact(s, 2) != b"\x05" + method:
@@ -315,6 +315,47 @@ class UsersTest(harness.IntegrationTest):
         self.assert_curl_ok(harness.curl("-x", proxy, origin.url("/bytes/10")))
         self.assertGreaterEqual(self.user("frank")["downlink"], before[1])
 
+    def served_from(self, source, email, password):
+        """Whether a 10-byte download as `email` from client address `source` completes."""
+        try:
+            with socks_connect(self.port, email, password, self.sink.port, timeout=3,
+                               source=source) as s:
+                s.sendall(struct.pack("!Q", 10))
+                return harness.recv_exact(s, 10, limit_seconds=3) == b"d" * 10
+        except (ConnectionError, TimeoutError, OSError):
+            return False
+
+    def test_ip_limit_holds_across_workers(self):
+        pw = self.add("ivy", "--ip-limit", "1")
+        self.assertEqual(self.user("ivy")["ip_limit"], 1)
+        self.assertIn("ip limit     1 client IPs", self.cli("user", "show", "--email", "ivy").stdout)
+        first = socks_connect(self.port, "ivy", pw, self.sink.port, source="127.0.0.1")
+        with first:
+            first.sendall(struct.pack("!Q", 1 << 30))  # a download that lasts
+            harness.recv_exact(first, 1000, limit_seconds=10)
+            # Whichever worker takes them, other addresses are refused once the supervisor
+            # has the first one's report (each second).
+            time.sleep(1.5)
+            for source in ("127.0.0.2", "127.0.0.3", "127.0.0.2"):
+                self.assertFalse(self.served_from(source, "ivy", pw), source)
+            # The first address may open more connections; its download goes on.
+            self.assertTrue(self.served_from("127.0.0.1", "ivy", pw))
+            harness.recv_exact(first, 100_000, limit_seconds=10)
+            # Another user is not limited by ivy's IPs.
+            other = self.add("jay")
+            self.assertTrue(self.served_from("127.0.0.2", "jay", other))
+        # The first address gone, the next one gets in within the report interval.
+        self.assertTrue(harness.wait_until(lambda: self.served_from("127.0.0.2", "ivy", pw),
+                                           timeout=6))
+        # Lifting the limit lets any number of addresses in.
+        self.cli("user", "set", "--email", "ivy", "--ip-limit", "0")
+        held = socks_connect(self.port, "ivy", pw, self.sink.port, source="127.0.0.4")
+        with held:
+            held.sendall(struct.pack("!Q", 1 << 30))
+            harness.recv_exact(held, 1000, limit_seconds=10)
+            time.sleep(1.5)
+            self.assertTrue(self.served_from("127.0.0.5", "ivy", pw))
+
     def test_refusals_name_the_field(self):
         cases = [
             (["--email", "x", "--inbound", "nope"], "no inbound is tagged \"nope\""),
@@ -322,7 +363,7 @@ class UsersTest(harness.IntegrationTest):
             (["--email", "cfg", "--inbound", "socks-in"], "already an account"),
             (["--email", "x", "--inbound", "socks-in", "--quota", "ten"], "--quota"),
             (["--email", "x", "--inbound", "socks-in", "--expire", "soon"], "--expire"),
-            (["--email", "x", "--inbound", "socks-in", "--ip-limit", "2"], "not supported yet"),
+            (["--email", "x", "--inbound", "socks-in", "--ip-limit", "two"], "--ip-limit"),
             (["--email", "x", "--inbound", "socks-in", "--flow", "xtls-rprx-vision"],
              "only VLESS"),
             (["--inbound", "socks-in"], "--email"),
