@@ -23,6 +23,10 @@ StreamSettings build_stream(const Value& value, bool inbound);
 // sniffing of an inbound.
 SniffingConfig build_sniffing(const Value& value);
 
+// The `address` and `port` of an outbound's server object (vnext[i], servers[i], or the
+// settings themselves in Xray's flat form); nullopt after an error.
+std::optional<net::Destination> read_address_port(Object& object);
+
 // settings of a shadowsocks inbound / outbound (shared/config/shadowsocks.cc).
 ShadowsocksInbound build_shadowsocks_inbound(Object& settings);
 ShadowsocksOutbound build_shadowsocks_outbound(Object& settings);

@@ -202,8 +202,27 @@ ShadowsocksInbound build_shadowsocks_inbound(Object& settings) {
   return out;
 }
 
+namespace {
+
+// One server: an element of servers, or the settings themselves in Xray's flat form.
+std::optional<ShadowsocksServer> read_server(Object& server) {
+  auto address = read_address_port(server);
+  Value uot = server.get("uot");
+  if (uot.as_bool().value_or(false)) uot.not_supported();
+  server.get("UoTVersion").as_int(0, 2);
+  auto user = read_user(server, "", 0);
+  if (!address || !user) return std::nullopt;
+  return ShadowsocksServer{*address, std::move(*user)};
+}
+
+}  // namespace
+
 ShadowsocksOutbound build_shadowsocks_outbound(Object& settings) {
   ShadowsocksOutbound out;
+  if (settings.has("address")) {
+    if (auto server = read_server(settings)) out.servers.push_back(std::move(*server));
+    return out;
+  }
   Value servers = settings.get("servers");
   if (servers.absent() || (servers.is_array() && servers.json().empty())) {
     servers.error("at least one server is required");
@@ -212,30 +231,7 @@ ShadowsocksOutbound build_shadowsocks_outbound(Object& settings) {
   for (const auto& item : servers.elements()) {
     Object server(item);
     if (!server.valid()) continue;
-    ShadowsocksServer s;
-    bool ok = true;
-    Value address = server.get("address");
-    if (auto a = address.as_string(); a && !a->empty()) {
-      s.address.address = net::Address::parse(*a);
-    } else {
-      address.error("required");
-      ok = false;
-    }
-    Value port = server.get("port");
-    if (auto p = port.as_port(1)) {
-      s.address.port = *p;
-    } else {
-      if (port.absent()) port.error("required");
-      ok = false;
-    }
-    Value uot = server.get("uot");
-    if (uot.as_bool().value_or(false)) uot.not_supported();
-    server.get("UoTVersion").as_int(0, 2);
-    auto user = read_user(server, "", 0);
-    if (ok && user) {
-      s.user = std::move(*user);
-      out.servers.push_back(std::move(s));
-    }
+    if (auto s = read_server(server)) out.servers.push_back(std::move(*s));
   }
   return out;
 }

@@ -82,10 +82,60 @@ VmessInbound build_vmess_inbound(Object& settings) {
   return out;
 }
 
+namespace {
+
+// One outbound user: an element of vnext[i].users, or the settings themselves in Xray's flat
+// form. `settings` names the legacySecurity switch in messages.
+std::optional<VmessOutboundUser> read_outbound_user(Object& user, const Object& settings,
+                                                    bool legacy) {
+  VmessOutboundUser entry;
+  bool ok = true;
+  Value security = user.get("security");
+  if (auto name = security.as_string()) {
+    std::string lower = *name;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "aes-128-gcm") {
+      entry.security = VmessSecurity::kAes128Gcm;
+    } else if (lower == "chacha20-poly1305") {
+      entry.security = VmessSecurity::kChacha20Poly1305;
+    } else if (lower == "auto" || lower.empty()) {
+      entry.security = VmessSecurity::kAuto;
+    } else if (lower == "none" || lower == "zero") {
+      entry.security = lower == "none" ? VmessSecurity::kNone : VmessSecurity::kZero;
+      if (!legacy) {
+        security.error(
+            fmt::format("{} sends the body unencrypted and was removed from Xray; set "
+                        "{}.legacySecurity to true to allow it",
+                        show(security.json()), settings.path()));
+        ok = false;
+      }
+    } else {
+      security.warning(fmt::format("{} is not a VMess security; using \"auto\" as Xray does",
+                                   show(security.json())));
+    }
+  }
+  Value experiments = user.get("experiments");
+  if (auto e = experiments.as_string(); e && !e->empty()) experiments.not_supported();
+  auto parsed = read_user(user, 0);
+  if (!parsed || !ok) return std::nullopt;
+  entry.user = std::move(*parsed);
+  return entry;
+}
+
+}  // namespace
+
 std::optional<VmessOutbound> build_vmess_outbound(Object& settings) {
   VmessOutbound out;
   bool legacy = false;
   settings.read("legacySecurity", legacy);
+  // Xray's flat form: address, port and the one user's fields in settings itself.
+  if (settings.has("address")) {
+    auto address = read_address_port(settings);
+    auto user = read_outbound_user(settings, settings, legacy);
+    if (!address || !user) return std::nullopt;
+    out.vnext.push_back(VmessServer{*address, {std::move(*user)}});
+    return out;
+  }
   Value vnext = settings.get("vnext");
   if (vnext.absent()) {
     vnext.error("required");
@@ -99,67 +149,26 @@ std::optional<VmessOutbound> build_vmess_outbound(Object& settings) {
       continue;
     }
     VmessServer s;
-    Value address = server.get("address");
-    if (auto a = address.as_string(); a && !a->empty()) {
-      s.address.address = net::Address::parse(*a);
+    if (auto address = read_address_port(server)) {
+      s.address = *address;
     } else {
-      if (address.absent() || (a && a->empty())) address.error("required");
-      ok = false;
-    }
-    Value port = server.get("port");
-    if (auto p = port.as_port(1)) {
-      s.address.port = *p;
-    } else {
-      if (port.absent()) port.error("required");
       ok = false;
     }
     Value users = server.get("users");
     for (const auto& u : users.elements()) {
       Object user(u);
-      if (!user.valid()) {
+      auto entry = user.valid() ? read_outbound_user(user, settings, legacy) : std::nullopt;
+      if (!entry) {
         ok = false;
         continue;
       }
-      VmessOutboundUser entry;
-      Value security = user.get("security");
-      if (auto name = security.as_string()) {
-        std::string lower = *name;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (lower == "aes-128-gcm") {
-          entry.security = VmessSecurity::kAes128Gcm;
-        } else if (lower == "chacha20-poly1305") {
-          entry.security = VmessSecurity::kChacha20Poly1305;
-        } else if (lower == "auto" || lower.empty()) {
-          entry.security = VmessSecurity::kAuto;
-        } else if (lower == "none" || lower == "zero") {
-          entry.security = lower == "none" ? VmessSecurity::kNone : VmessSecurity::kZero;
-          if (!legacy) {
-            security.error(
-                fmt::format("{} sends the body unencrypted and was removed from Xray; set "
-                            "{}.legacySecurity to true to allow it",
-                            show(security.json()), settings.path()));
-            ok = false;
-          }
-        } else {
-          security.warning(fmt::format("{} is not a VMess security; using \"auto\" as Xray does",
-                                       show(security.json())));
-        }
-      }
-      Value experiments = user.get("experiments");
-      if (auto e = experiments.as_string(); e && !e->empty()) experiments.not_supported();
-      auto parsed = read_user(user, 0);
-      if (!parsed) {
-        ok = false;
-        continue;
-      }
-      entry.user = std::move(*parsed);
-      s.users.push_back(std::move(entry));
+      s.users.push_back(std::move(*entry));
     }
-    if (s.users.empty()) {
-      if (users.present())
-        users.error("at least one user is required");
-      else
-        users.error("required");
+    if (users.absent()) {
+      users.error("required");
+      ok = false;
+    } else if (users.is_array() && users.json().empty()) {
+      users.error("at least one user is required");
       ok = false;
     }
     out.vnext.push_back(std::move(s));
