@@ -32,22 +32,6 @@ std::optional<std::array<std::uint8_t, 16>> uuid_from_string(std::string_view te
   return out;
 }
 
-std::optional<std::array<std::uint8_t, 16>> read_id(const Value& value) {
-  auto text = value.as_string();
-  if (!text) {
-    if (value.absent()) value.error("required");
-    return std::nullopt;
-  }
-  if (text->size() >= 32 && text->size() <= 36) {
-    if (auto id = crypto::parse_uuid(*text)) return *id;
-    value.error(fmt::format("{} is not a UUID", show(value.json())));
-    return std::nullopt;
-  }
-  if (!text->empty() && text->size() <= 30) return uuid_from_string(*text);
-  value.error(fmt::format("{} is not a UUID nor a string of 1 to 30 bytes", show(value.json())));
-  return std::nullopt;
-}
-
 // spec/vless.md §3.3: only the empty flow runs today; Vision is recognised.
 void read_flow(Object& object, std::string& out) {
   Value flow = object.get("flow");
@@ -169,6 +153,22 @@ std::optional<TrojanServer> read_trojan_server(Object& server) {
 }
 
 }  // namespace
+
+std::optional<std::array<std::uint8_t, 16>> read_id(const Value& value) {
+  auto text = value.as_string();
+  if (!text) {
+    if (value.absent()) value.error("required");
+    return std::nullopt;
+  }
+  if (text->size() >= 32 && text->size() <= 36) {
+    if (auto id = crypto::parse_uuid(*text)) return *id;
+    value.error(fmt::format("{} is not a UUID", show(value.json())));
+    return std::nullopt;
+  }
+  if (!text->empty() && text->size() <= 30) return uuid_from_string(*text);
+  value.error(fmt::format("{} is not a UUID nor a string of 1 to 30 bytes", show(value.json())));
+  return std::nullopt;
+}
 
 std::optional<net::Destination> read_address_port(Object& object) {
   net::Destination out;

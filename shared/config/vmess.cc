@@ -3,43 +3,13 @@
 // xsup's `legacySecurity` switch.
 
 #include <fmt/format.h>
-#include <openssl/sha.h>
 
-#include <cstring>
 
 #include "shared/config/builders.h"
 #include "shared/crypto/uuid.h"
 
 namespace xsup::config {
 namespace {
-
-// spec/vless.md §2: a 1–30 byte string stands for SHA1(16 zero bytes ‖ string)[0:16] with
-// the version-5 and variant bits set; 32–36 characters are a hex UUID.
-std::optional<std::array<std::uint8_t, 16>> read_user_id(const Value& value) {
-  auto text = value.as_string();
-  if (!text) {
-    if (value.absent()) value.error("required");
-    return std::nullopt;
-  }
-  if (text->size() >= 32 && text->size() <= 36) {
-    if (auto uuid = crypto::parse_uuid(*text)) return *uuid;
-    value.error(fmt::format("{} is not a UUID", show(value.json())));
-    return std::nullopt;
-  }
-  if (text->empty() || text->size() > 30) {
-    value.error(fmt::format("{} is neither a UUID nor a 1-30 byte alias", show(value.json())));
-    return std::nullopt;
-  }
-  std::string input(16, '\0');
-  input += *text;
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
-  std::array<std::uint8_t, 16> id{};
-  std::memcpy(id.data(), digest, id.size());
-  id[6] = static_cast<std::uint8_t>((id[6] & 0x0F) | 0x50);
-  id[8] = static_cast<std::uint8_t>((id[8] & 0x3F) | 0x80);
-  return id;
-}
 
 // alterId > 0 selected the MD5 header that Xray removed.
 void check_alter_id(Object& object) {
@@ -52,7 +22,7 @@ void check_alter_id(Object& object) {
 std::optional<VmessUser> read_user(Object& user, std::uint32_t default_level) {
   VmessUser out;
   out.level = default_level;
-  auto id = read_user_id(user.get("id"));
+  auto id = read_id(user.get("id"));
   user.read("level", out.level);
   user.read("email", out.email);
   check_alter_id(user);
