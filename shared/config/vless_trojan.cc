@@ -32,22 +32,6 @@ std::optional<std::array<std::uint8_t, 16>> uuid_from_string(std::string_view te
   return out;
 }
 
-std::optional<std::array<std::uint8_t, 16>> read_id(const Value& value) {
-  auto text = value.as_string();
-  if (!text) {
-    if (value.absent()) value.error("required");
-    return std::nullopt;
-  }
-  if (text->size() >= 32 && text->size() <= 36) {
-    if (auto id = crypto::parse_uuid(*text)) return *id;
-    value.error(fmt::format("{} is not a UUID", show(value.json())));
-    return std::nullopt;
-  }
-  if (!text->empty() && text->size() <= 30) return uuid_from_string(*text);
-  value.error(fmt::format("{} is not a UUID nor a string of 1 to 30 bytes", show(value.json())));
-  return std::nullopt;
-}
-
 bool is_vision(std::string_view flow) {
   return flow == "xtls-rprx-vision" || flow == "xtls-rprx-vision-udp443";
 }
@@ -66,9 +50,9 @@ void read_flow(Object& object, std::string& out, bool vless) {
   out = *text;
 }
 
-std::optional<VlessUser> read_vless_user(const Value& value, bool outbound) {
-  Object user(value);
-  if (!user.valid()) return std::nullopt;
+// One user: an element of clients or vnext[i].users, or (outbound) the settings themselves
+// in Xray's flat form.
+std::optional<VlessUser> read_vless_user(Object& user, bool outbound) {
   VlessUser out;
   auto id = read_id(user.get("id"));
   user.read("email", out.email);
@@ -87,27 +71,6 @@ std::optional<VlessUser> read_vless_user(const Value& value, bool outbound) {
   }
   if (!id) return std::nullopt;
   out.id = *id;
-  return out;
-}
-
-std::optional<net::Destination> read_address_port(Object& object) {
-  net::Destination out;
-  bool ok = true;
-  Value address = object.get("address");
-  if (auto a = address.as_string(); a && !a->empty()) {
-    out.address = net::Address::parse(*a);
-  } else {
-    address.error(address.absent() ? "required" : "must not be empty");
-    ok = false;
-  }
-  Value port = object.get("port");
-  if (auto p = port.as_port(1)) {
-    out.port = *p;
-  } else {
-    if (port.absent()) port.error("required");
-    ok = false;
-  }
-  if (!ok) return std::nullopt;
   return out;
 }
 
@@ -176,7 +139,62 @@ std::string lower(std::string text) {
   return text;
 }
 
+// One Trojan server: an element of servers, or the settings themselves (flat form).
+std::optional<TrojanServer> read_trojan_server(Object& server) {
+  auto address = read_address_port(server);
+  TrojanServer s;
+  Value password = server.get("password");
+  if (!server.read("password", s.user.password) || s.user.password.empty()) {
+    password.error(password.absent() ? "required" : "must not be empty");
+    return std::nullopt;
+  }
+  server.read("email", s.user.email);
+  server.read("level", s.user.level);
+  std::string flow;
+  read_flow(server, flow, /*vless=*/false);
+  if (!address) return std::nullopt;
+  s.address = *address;
+  return s;
+}
+
 }  // namespace
+
+std::optional<std::array<std::uint8_t, 16>> read_id(const Value& value) {
+  auto text = value.as_string();
+  if (!text) {
+    if (value.absent()) value.error("required");
+    return std::nullopt;
+  }
+  if (text->size() >= 32 && text->size() <= 36) {
+    if (auto id = crypto::parse_uuid(*text)) return *id;
+    value.error(fmt::format("{} is not a UUID", show(value.json())));
+    return std::nullopt;
+  }
+  if (!text->empty() && text->size() <= 30) return uuid_from_string(*text);
+  value.error(fmt::format("{} is not a UUID nor a string of 1 to 30 bytes", show(value.json())));
+  return std::nullopt;
+}
+
+std::optional<net::Destination> read_address_port(Object& object) {
+  net::Destination out;
+  bool ok = true;
+  Value address = object.get("address");
+  if (auto a = address.as_string(); a && !a->empty()) {
+    out.address = net::Address::parse(*a);
+  } else {
+    address.error(address.absent() ? "required" : "must not be empty");
+    ok = false;
+  }
+  Value port = object.get("port");
+  if (auto p = port.as_port(1)) {
+    out.port = *p;
+  } else {
+    if (port.absent()) port.error("required");
+    ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
 
 std::vector<Fallback> build_fallbacks(const Value& value) {
   std::vector<Fallback> out;
@@ -227,7 +245,9 @@ VlessInbound build_vless_inbound(Object& settings) {
   }
   std::set<std::array<std::uint8_t, 16>> ids;
   for (const auto& item : settings.get("clients").elements()) {
-    auto user = read_vless_user(item, /*outbound=*/false);
+    Object client(item);
+    if (!client.valid()) continue;
+    auto user = read_vless_user(client, /*outbound=*/false);
     if (!user) continue;
     auto key = user->id;
     key[6] = key[7] = 0;  // spec/vless.md §2: bytes 6-7 do not take part in matching
@@ -269,6 +289,13 @@ TrojanInbound build_trojan_inbound(Object& settings) {
 
 VlessOutbound build_vless_outbound(Object& settings) {
   VlessOutbound out;
+  // Xray's flat form: address, port and the one user's fields in settings itself.
+  if (settings.has("address")) {
+    auto address = read_address_port(settings);
+    auto user = read_vless_user(settings, /*outbound=*/true);
+    if (address && user) out.vnext.push_back(VlessServer{*address, {std::move(*user)}});
+    return out;
+  }
   Value vnext = settings.get("vnext");
   if (vnext.absent()) {
     vnext.error("required");
@@ -280,7 +307,10 @@ VlessOutbound build_vless_outbound(Object& settings) {
     auto address = read_address_port(server);
     VlessServer s;
     for (const auto& u : server.get("users").elements()) {
-      if (auto user = read_vless_user(u, /*outbound=*/true)) s.users.push_back(std::move(*user));
+      Object entry(u);
+      if (!entry.valid()) continue;
+      if (auto user = read_vless_user(entry, /*outbound=*/true))
+        s.users.push_back(std::move(*user));
     }
     if (s.users.empty()) {
       Value users = server.get("users");
@@ -299,25 +329,17 @@ VlessOutbound build_vless_outbound(Object& settings) {
 
 TrojanOutbound build_trojan_outbound(Object& settings) {
   TrojanOutbound out;
+  // Xray's flat form: the one server's fields in settings itself.
+  if (settings.has("address")) {
+    if (auto server = read_trojan_server(settings)) out.servers.push_back(std::move(*server));
+    return out;
+  }
   Value servers = settings.get("servers");
   if (servers.absent()) servers.error("required");
   for (const auto& item : servers.elements()) {
     Object server(item);
     if (!server.valid()) continue;
-    auto address = read_address_port(server);
-    TrojanServer s;
-    Value password = server.get("password");
-    if (!server.read("password", s.user.password) || s.user.password.empty()) {
-      password.error(password.absent() ? "required" : "must not be empty");
-      continue;
-    }
-    server.read("email", s.user.email);
-    server.read("level", s.user.level);
-    std::string flow;
-    read_flow(server, flow, /*vless=*/false);
-    if (!address) continue;
-    s.address = *address;
-    out.servers.push_back(std::move(s));
+    if (auto s = read_trojan_server(server)) out.servers.push_back(std::move(*s));
   }
   if (servers.is_array() && servers.json().empty())
     servers.error("at least one server is required");
@@ -336,7 +358,7 @@ void check_vision_stream(const Value& settings, const StreamSettings& stream, bo
     auto it = user.find("flow");
     if (it == user.end() || !it->is_string() || !is_vision(it->get<std::string>())) return;
     settings.diags().error(
-        join_path(settings.path(), path + ".flow"),
+        join_path(settings.path(), path.empty() ? "flow" : path + ".flow"),
         fmt::format("\"{}\" needs streamSettings network \"raw\" (tcp) with security \"tls\"",
                     it->get<std::string>()));
   };
@@ -350,7 +372,11 @@ void check_vision_stream(const Value& settings, const StreamSettings& stream, bo
     return;
   }
   auto vnext = json.find("vnext");
-  if (vnext == json.end() || !vnext->is_array()) return;
+  if (vnext == json.end()) {
+    check(json, "");  // Xray's flat form: the user's fields in settings itself
+    return;
+  }
+  if (!vnext->is_array()) return;
   for (std::size_t i = 0; i < vnext->size(); ++i) {
     const auto& server = (*vnext)[i];
     if (!server.is_object()) continue;
