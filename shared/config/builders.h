@@ -39,6 +39,9 @@ ShadowsocksOutbound build_shadowsocks_outbound(Object& settings);
 // settings of the VLESS and Trojan inbounds and outbounds (vless_trojan.cc).
 std::vector<Fallback> build_fallbacks(const Value& value);
 VlessInbound build_vless_inbound(Object& settings);
+// A Vision flow on a VLESS user needs TLS directly over raw TCP (spec/vision.md §1): an
+// error at the user's flow otherwise. `settings` is the VLESS settings object.
+void check_vision_stream(const Value& settings, const StreamSettings& stream, bool inbound);
 TrojanInbound build_trojan_inbound(Object& settings);
 VlessOutbound build_vless_outbound(Object& settings);
 TrojanOutbound build_trojan_outbound(Object& settings);

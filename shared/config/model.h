@@ -199,7 +199,7 @@ struct VlessUser {
   std::array<std::uint8_t, 16> id{};
   std::string email;
   std::uint32_t level = 0;
-  std::string flow;  // "" only, today
+  std::string flow;  // "", xtls-rprx-vision or xtls-rprx-vision-udp443
 };
 
 struct VlessInbound {

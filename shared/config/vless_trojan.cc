@@ -32,15 +32,20 @@ std::optional<std::array<std::uint8_t, 16>> uuid_from_string(std::string_view te
   return out;
 }
 
-// spec/vless.md §3.3: only the empty flow runs today; Vision is recognised.
-void read_flow(Object& object, std::string& out) {
+bool is_vision(std::string_view flow) {
+  return flow == "xtls-rprx-vision" || flow == "xtls-rprx-vision-udp443";
+}
+
+// spec/vless.md §3.3, §5: VLESS runs Vision (and its -udp443 variant); Trojan has no flow.
+void read_flow(Object& object, std::string& out, bool vless) {
   Value flow = object.get("flow");
   auto text = flow.as_string();
   if (!text || text->empty()) return;
-  if (*text == "xtls-rprx-vision" || *text == "xtls-rprx-vision-udp443") {
-    flow.error(fmt::format("{} not supported yet", show(flow.json())));
-  } else {
-    flow.error(fmt::format("{} is not a flow (\"\", xtls-rprx-vision)", show(flow.json())));
+  if (!is_vision(*text)) {
+    flow.error(fmt::format("{} is not a flow (\"\", xtls-rprx-vision, xtls-rprx-vision-udp443)",
+                           show(flow.json())));
+  } else if (!vless) {
+    flow.error(fmt::format("{} is for VLESS only", show(flow.json())));
   }
   out = *text;
 }
@@ -52,7 +57,7 @@ std::optional<VlessUser> read_vless_user(Object& user, bool outbound) {
   auto id = read_id(user.get("id"));
   user.read("email", out.email);
   user.read("level", out.level);
-  read_flow(user, out.flow);
+  read_flow(user, out.flow, /*vless=*/true);
   if (outbound) {
     Value encryption = user.get("encryption");
     if (auto e = encryption.as_string(); e && *e != "none") {
@@ -146,7 +151,7 @@ std::optional<TrojanServer> read_trojan_server(Object& server) {
   server.read("email", s.user.email);
   server.read("level", s.user.level);
   std::string flow;
-  read_flow(server, flow);
+  read_flow(server, flow, /*vless=*/false);
   if (!address) return std::nullopt;
   s.address = *address;
   return s;
@@ -271,7 +276,7 @@ TrojanInbound build_trojan_inbound(Object& settings) {
     client.read("email", user.email);
     client.read("level", user.level);
     std::string flow;
-    read_flow(client, flow);
+    read_flow(client, flow, /*vless=*/false);
     if (!passwords.insert(user.password).second) {
       password.error("another client has the same password");
       continue;
@@ -339,6 +344,48 @@ TrojanOutbound build_trojan_outbound(Object& settings) {
   if (servers.is_array() && servers.json().empty())
     servers.error("at least one server is required");
   return out;
+}
+
+void check_vision_stream(const Value& settings, const StreamSettings& stream, bool inbound) {
+  // spec/vision.md §1, §7: Vision leaves the outer TLS for the bare TCP socket under it, so
+  // it needs TLS (REALITY is refused on its own) directly over raw TCP.
+  const bool fits =
+      stream.network == TransportKind::kRaw &&
+      (stream.security == SecurityKind::kTls || stream.security == SecurityKind::kReality);
+  if (fits || settings.absent() || !settings.json().is_object()) return;
+  const auto check = [&](const nlohmann::json& user, const std::string& path) {
+    if (!user.is_object()) return;
+    auto it = user.find("flow");
+    if (it == user.end() || !it->is_string() || !is_vision(it->get<std::string>())) return;
+    settings.diags().error(
+        join_path(settings.path(), path.empty() ? "flow" : path + ".flow"),
+        fmt::format("\"{}\" needs streamSettings network \"raw\" (tcp) with security \"tls\"",
+                    it->get<std::string>()));
+  };
+  const nlohmann::json& json = settings.json();
+  if (inbound) {
+    auto clients = json.find("clients");
+    if (clients == json.end() || !clients->is_array()) return;
+    for (std::size_t i = 0; i < clients->size(); ++i) {
+      check((*clients)[i], fmt::format("clients[{}]", i));
+    }
+    return;
+  }
+  auto vnext = json.find("vnext");
+  if (vnext == json.end()) {
+    check(json, "");  // Xray's flat form: the user's fields in settings itself
+    return;
+  }
+  if (!vnext->is_array()) return;
+  for (std::size_t i = 0; i < vnext->size(); ++i) {
+    const auto& server = (*vnext)[i];
+    if (!server.is_object()) continue;
+    auto users = server.find("users");
+    if (users == server.end() || !users->is_array()) continue;
+    for (std::size_t j = 0; j < users->size(); ++j) {
+      check((*users)[j], fmt::format("vnext[{}].users[{}]", i, j));
+    }
+  }
 }
 
 }  // namespace xsup::config

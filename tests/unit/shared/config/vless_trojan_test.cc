@@ -62,11 +62,17 @@ TEST(VlessConfig, StringIdsMapToUuidV5) {
 TEST(VlessConfig, Rejections) {
   EXPECT_THAT(errors(inbound_settings("vless", R"({"clients": []})")),
               ElementsAre("inbounds[0].settings.decryption: required (\"none\")"));
+  EXPECT_THAT(errors(inbound_settings(
+                  "vless", std::string(R"({"decryption": "none", "clients": [{"id": ")") + kId +
+                               R"(", "flow": "xtls-rprx-vision"}]})")),
+              ElementsAre("inbounds[0].settings.clients[0].flow: \"xtls-rprx-vision\" needs "
+                          "streamSettings network \"raw\" (tcp) with security \"tls\""));
   EXPECT_THAT(
       errors(
           inbound_settings("vless", std::string(R"({"decryption": "none", "clients": [{"id": ")") +
-                                        kId + R"(", "flow": "xtls-rprx-vision"}]})")),
-      ElementsAre("inbounds[0].settings.clients[0].flow: \"xtls-rprx-vision\" not supported yet"));
+                                        kId + R"(", "flow": "xtls-rprx-direct"}]})")),
+      ElementsAre("inbounds[0].settings.clients[0].flow: \"xtls-rprx-direct\" is not a flow "
+                  "(\"\", xtls-rprx-vision, xtls-rprx-vision-udp443)"));
   EXPECT_THAT(errors(inbound_settings(
                   "vless", std::string(R"({"decryption": "none", "clients": [{"id": ")") + kId +
                                R"("}, {"id": "b831381d-6324-ffff-ad4f-8cda48b30811"}]})")),
@@ -75,6 +81,29 @@ TEST(VlessConfig, Rejections) {
   EXPECT_THAT(errors(inbound_settings("vless", R"({"decryption": "mlkem768x25519plus.x"})")),
               ElementsAre("inbounds[0].settings.decryption: \"mlkem768x25519plus.x\" not "
                           "supported yet (only \"none\")"));
+}
+
+LoadResult vision_outbound(std::string_view stream, std::string_view flow = "xtls-rprx-vision") {
+  return load_text(std::string(R"({"outbounds": [{"protocol": "vless", "settings": {"vnext": [)"
+                               R"({"address": "a.test", "port": 443, "users": [{"id": ")") +
+                       kId + R"(", "encryption": "none", "flow": ")" + std::string(flow) +
+                       R"("}]}]}, "streamSettings": )" + std::string(stream) + "}]}",
+                   "test.json");
+}
+
+TEST(VlessConfig, VisionNeedsTlsOverRawTcp) {
+  for (const char* flow : {"xtls-rprx-vision", "xtls-rprx-vision-udp443"}) {
+    auto r = vision_outbound(R"({"network": "tcp", "security": "tls"})", flow);
+    ASSERT_TRUE(r.ok()) << errors(r).front();
+    EXPECT_EQ(std::get<VlessOutbound>(r.config.outbounds[0].settings).vnext[0].users[0].flow, flow);
+  }
+  EXPECT_THAT(errors(vision_outbound(R"({"network": "tcp"})")),
+              ElementsAre("outbounds[0].settings.vnext[0].users[0].flow: \"xtls-rprx-vision\" "
+                          "needs streamSettings network \"raw\" (tcp) with security \"tls\""));
+  EXPECT_THAT(errors(outbound_settings("trojan", R"({"servers": [{"address": "a.test", "port": 1,
+                    "password": "p", "flow": "xtls-rprx-vision"}]})")),
+              ElementsAre("outbounds[0].settings.servers[0].flow: \"xtls-rprx-vision\" is for "
+                          "VLESS only"));
 }
 
 TEST(VlessConfig, Fallbacks) {
