@@ -282,10 +282,20 @@ asio::awaitable<void> Supervisor::read_worker(std::shared_ptr<Worker> w) {
     w->last_heartbeat = Clock::now();
     if (type == rt::kReady) {
       w->ready = true;
+      // A new worker learns which users are at their IP limit.
+      json allowed = ip_limits_.allowed_json();
+      if (!allowed.empty()) {
+        auto body = std::make_shared<json>(ipc::make_message(rt::kAllowedIps));
+        (*body)["users"] = std::move(allowed);
+        send_allowed_ips(w, std::move(body));
+      }
     } else if (type == rt::kHeartbeat) {
       w->connections = message->body.value("connections", std::uint64_t{0});
     } else if (type == rt::kStats) {
       on_stats(message->body);
+    } else if (type == rt::kIps) {
+      ip_limits_.report(w->pid, message->body.value("users", json::object()), Clock::now());
+      update_ip_limits();
     }
   }
 }
@@ -382,6 +392,8 @@ void Supervisor::on_child_exit(pid_t pid, int status) {
     for (const auto& w : gen.workers) {
       if (w->pid != pid || w->exited) continue;
       w->exited = true;
+      ip_limits_.forget(pid);
+      update_ip_limits();
       std::error_code ec;
       w->channel->socket().close(ec);
       bool expected = w->draining || gen.draining || stopping_;
@@ -683,6 +695,31 @@ void Supervisor::push_users() {
           "user push");
     }
   }
+  // A user's IP limit may have changed, or the user gone.
+  update_ip_limits();
+}
+
+void Supervisor::update_ip_limits() {
+  const bool changed = ip_limits_.recompute([this](const std::string& email) -> std::uint32_t {
+    if (!users_) return 0;
+    auto it = users_->all().find(email);
+    if (it == users_->all().end() || it->second.disabled != store::DisabledReason::kNone) return 0;
+    return it->second.ip_limit;
+  });
+  if (!changed) return;
+  auto body = std::make_shared<json>(ipc::make_message(rt::kAllowedIps));
+  (*body)["users"] = ip_limits_.allowed_json();
+  for (const auto& [id, gen] : generations_) {
+    for (const auto& w : gen->workers) send_allowed_ips(w, body);
+  }
+}
+
+void Supervisor::send_allowed_ips(const std::shared_ptr<Worker>& w,
+                                  std::shared_ptr<const json> body) {
+  if (w->exited) return;
+  spawn_detached(
+      io_, [w, body]() -> asio::awaitable<void> { co_await w->channel->send(*body); },
+      "allowed IPs");
 }
 
 void Supervisor::on_stats(const json& message) {

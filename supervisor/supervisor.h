@@ -26,6 +26,7 @@
 #include "supervisor/listeners/listener_set.h"
 #include "supervisor/stats/stats.h"
 #include "supervisor/store/store.h"
+#include "supervisor/users/ip_limits.h"
 #include "supervisor/users/users.h"
 #include "worker/lockdown/lockdown.h"
 
@@ -98,6 +99,10 @@ class Supervisor {
   std::optional<Refusal> open_store(const Loaded& loaded);
   // Sends the current user set to every live worker.
   void push_users();
+  // Recomputes the users' allowed IPs and, when they changed, sends them to every worker.
+  void update_ip_limits();
+  void send_allowed_ips(const std::shared_ptr<Worker>& worker,
+                        std::shared_ptr<const nlohmann::json> body);
   void on_stats(const nlohmann::json& message);
   // Disables expired and over-quota users (and pushes) — every second and on new traffic.
   void enforce_limits();
@@ -119,6 +124,7 @@ class Supervisor {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<users::UserBook> users_;
   std::unique_ptr<stats::Stats> stats_;
+  users::IpLimits ip_limits_;
   asio::steady_timer stats_timer_;
   // Kill and respawn timers, cancelled by close_all so the loop can run dry.
   std::vector<std::weak_ptr<asio::steady_timer>> timers_;

@@ -2,6 +2,8 @@
 // The per-section builders behind loader.cc. Each reads one JSON object through the
 // path-carrying reader and reports problems into its diagnostics.
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,12 +25,23 @@ StreamSettings build_stream(const Value& value, bool inbound);
 // sniffing of an inbound.
 SniffingConfig build_sniffing(const Value& value);
 
+// A VLESS or VMess user id (spec/vless.md §2): a UUID in text, or a 1–30 byte alias that
+// stands for the version-5 UUID Xray derives from it; nullopt after an error.
+std::optional<std::array<std::uint8_t, 16>> read_id(const Value& value);
+
+// The `address` and `port` of an outbound's server object (vnext[i], servers[i], or the
+// settings themselves in Xray's flat form); nullopt after an error.
+std::optional<net::Destination> read_address_port(Object& object);
+
 // settings of a shadowsocks inbound / outbound (shared/config/shadowsocks.cc).
 ShadowsocksInbound build_shadowsocks_inbound(Object& settings);
 ShadowsocksOutbound build_shadowsocks_outbound(Object& settings);
 // settings of the VLESS and Trojan inbounds and outbounds (vless_trojan.cc).
 std::vector<Fallback> build_fallbacks(const Value& value);
 VlessInbound build_vless_inbound(Object& settings);
+// A Vision flow on a VLESS user needs TLS directly over raw TCP (spec/vision.md §1): an
+// error at the user's flow otherwise. `settings` is the VLESS settings object.
+void check_vision_stream(const Value& settings, const StreamSettings& stream, bool inbound);
 TrojanInbound build_trojan_inbound(Object& settings);
 VlessOutbound build_vless_outbound(Object& settings);
 TrojanOutbound build_trojan_outbound(Object& settings);

@@ -250,6 +250,9 @@ void build_inbounds(const Value& value, Config& config) {
     }
 
     ic.stream = build_stream(in.get("streamSettings"), /*inbound=*/true);
+    if (supported && ic.protocol == "vless") {
+      check_vision_stream(in.get("settings"), ic.stream, /*inbound=*/true);
+    }
     if (auto* doko = std::get_if<DokodemoInbound>(&ic.settings);
         supported && doko != nullptr && doko->follow_redirect &&
         ic.stream.sockopt.tproxy == Tproxy::kOff) {

@@ -203,7 +203,7 @@ struct VlessUser {
   std::array<std::uint8_t, 16> id{};
   std::string email;
   std::uint32_t level = 0;
-  std::string flow;  // "" only, today
+  std::string flow;  // "", xtls-rprx-vision or xtls-rprx-vision-udp443
 };
 
 struct VlessInbound {
@@ -222,6 +222,10 @@ struct ShadowsocksInbound {
   std::vector<ShadowsocksUser> users;
   // 2022 multi-user (AES methods): the server's iPSK (raw bytes); users carry uPSKs.
   std::string identity_psk;
+  // The method the store's users take: settings.method, else the first client's; with a
+  // 2022 method, the size of the key (a store user's password is its base64 uPSK).
+  std::string method;
+  std::size_t psk_size = 0;
   bool tcp = true;  // settings.network, "tcp" when absent (Xray)
   bool udp = false;
 };

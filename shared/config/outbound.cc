@@ -224,6 +224,9 @@ void build_outbounds(const Value& value, Config& config) {
     }
 
     oc.stream = build_stream(out.get("streamSettings"), /*inbound=*/false);
+    if (oc.protocol == "vless") {
+      check_vision_stream(out.get("settings"), oc.stream, /*inbound=*/false);
+    }
 
     Value send_through = out.get("sendThrough");
     if (auto s = send_through.as_string(); s && !s->empty()) {

@@ -9,6 +9,7 @@
 #include <array>
 #include <cctype>
 
+#include "shared/base/base64.h"
 #include "shared/config/builders.h"
 
 namespace xsup::config {
@@ -36,28 +37,6 @@ std::size_t key_size_2022(const std::string& method) {
   return method == "2022-blake3-aes-128-gcm" ? 16 : 32;
 }
 
-// Standard base64 with padding; nullopt when malformed.
-std::optional<std::string> decode_base64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const bool pad = c == '=' && i + 2 >= text.size();
-    if (!pad && !std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') {
-      return std::nullopt;
-    }
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t padding = 0;
-  if (text.back() == '=') ++padding;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-  out.resize(static_cast<std::size_t>(n) - padding);
-  return out;
-}
-
 // spec/shadowsocks.md B.1: base64 PSKs separated by colons; a longer key becomes
 // SHA256(key)[0:size] (sing), a shorter one is an error.
 std::optional<std::vector<std::string>> read_psks(const Value& where, const std::string& text,
@@ -68,8 +47,8 @@ std::optional<std::vector<std::string>> read_psks(const Value& where, const std:
     const std::size_t colon = text.find(':', start);
     const std::string_view part = std::string_view(text).substr(
         start, colon == std::string::npos ? std::string::npos : colon - start);
-    auto key = decode_base64(part);
-    if (!key) {
+    auto key = base::base64_decode(part);
+    if (!key || key->empty()) {
       where.error("is not a base64 key (2022 methods take base64 PSKs, iPSK:uPSK for EIH)");
       return std::nullopt;
     }
@@ -218,11 +197,32 @@ ShadowsocksInbound build_shadowsocks_inbound(Object& settings) {
       out.users.push_back(std::move(*user));
     }
   }
+  out.method = !method.empty() || out.users.empty() ? method : out.users.front().method;
+  if (is_2022(out.method)) out.psk_size = key_size_2022(out.method);
   return out;
 }
 
+namespace {
+
+// One server: an element of servers, or the settings themselves in Xray's flat form.
+std::optional<ShadowsocksServer> read_server(Object& server) {
+  auto address = read_address_port(server);
+  Value uot = server.get("uot");
+  if (uot.as_bool().value_or(false)) uot.not_supported();
+  server.get("UoTVersion").as_int(0, 2);
+  auto user = read_user(server, "", 0);
+  if (!address || !user) return std::nullopt;
+  return ShadowsocksServer{*address, std::move(*user)};
+}
+
+}  // namespace
+
 ShadowsocksOutbound build_shadowsocks_outbound(Object& settings) {
   ShadowsocksOutbound out;
+  if (settings.has("address")) {
+    if (auto server = read_server(settings)) out.servers.push_back(std::move(*server));
+    return out;
+  }
   Value servers = settings.get("servers");
   if (servers.absent() || (servers.is_array() && servers.json().empty())) {
     servers.error("at least one server is required");
@@ -231,30 +231,7 @@ ShadowsocksOutbound build_shadowsocks_outbound(Object& settings) {
   for (const auto& item : servers.elements()) {
     Object server(item);
     if (!server.valid()) continue;
-    ShadowsocksServer s;
-    bool ok = true;
-    Value address = server.get("address");
-    if (auto a = address.as_string(); a && !a->empty()) {
-      s.address.address = net::Address::parse(*a);
-    } else {
-      address.error("required");
-      ok = false;
-    }
-    Value port = server.get("port");
-    if (auto p = port.as_port(1)) {
-      s.address.port = *p;
-    } else {
-      if (port.absent()) port.error("required");
-      ok = false;
-    }
-    Value uot = server.get("uot");
-    if (uot.as_bool().value_or(false)) uot.not_supported();
-    server.get("UoTVersion").as_int(0, 2);
-    auto user = read_user(server, "", 0);
-    if (ok && user) {
-      s.user = std::move(*user);
-      out.servers.push_back(std::move(s));
-    }
+    if (auto s = read_server(server)) out.servers.push_back(std::move(*s));
   }
   return out;
 }

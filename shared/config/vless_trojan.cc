@@ -32,43 +32,32 @@ std::optional<std::array<std::uint8_t, 16>> uuid_from_string(std::string_view te
   return out;
 }
 
-std::optional<std::array<std::uint8_t, 16>> read_id(const Value& value) {
-  auto text = value.as_string();
-  if (!text) {
-    if (value.absent()) value.error("required");
-    return std::nullopt;
-  }
-  if (text->size() >= 32 && text->size() <= 36) {
-    if (auto id = crypto::parse_uuid(*text)) return *id;
-    value.error(fmt::format("{} is not a UUID", show(value.json())));
-    return std::nullopt;
-  }
-  if (!text->empty() && text->size() <= 30) return uuid_from_string(*text);
-  value.error(fmt::format("{} is not a UUID nor a string of 1 to 30 bytes", show(value.json())));
-  return std::nullopt;
+bool is_vision(std::string_view flow) {
+  return flow == "xtls-rprx-vision" || flow == "xtls-rprx-vision-udp443";
 }
 
-// spec/vless.md §3.3: only the empty flow runs today; Vision is recognised.
-void read_flow(Object& object, std::string& out) {
+// spec/vless.md §3.3, §5: VLESS runs Vision (and its -udp443 variant); Trojan has no flow.
+void read_flow(Object& object, std::string& out, bool vless) {
   Value flow = object.get("flow");
   auto text = flow.as_string();
   if (!text || text->empty()) return;
-  if (*text == "xtls-rprx-vision" || *text == "xtls-rprx-vision-udp443") {
-    flow.error(fmt::format("{} not supported yet", show(flow.json())));
-  } else {
-    flow.error(fmt::format("{} is not a flow (\"\", xtls-rprx-vision)", show(flow.json())));
+  if (!is_vision(*text)) {
+    flow.error(fmt::format("{} is not a flow (\"\", xtls-rprx-vision, xtls-rprx-vision-udp443)",
+                           show(flow.json())));
+  } else if (!vless) {
+    flow.error(fmt::format("{} is for VLESS only", show(flow.json())));
   }
   out = *text;
 }
 
-std::optional<VlessUser> read_vless_user(const Value& value, bool outbound) {
-  Object user(value);
-  if (!user.valid()) return std::nullopt;
+// One user: an element of clients or vnext[i].users, or (outbound) the settings themselves
+// in Xray's flat form.
+std::optional<VlessUser> read_vless_user(Object& user, bool outbound) {
   VlessUser out;
   auto id = read_id(user.get("id"));
   user.read("email", out.email);
   user.read("level", out.level);
-  read_flow(user, out.flow);
+  read_flow(user, out.flow, /*vless=*/true);
   if (outbound) {
     Value encryption = user.get("encryption");
     if (auto e = encryption.as_string(); e && *e != "none") {
@@ -82,27 +71,6 @@ std::optional<VlessUser> read_vless_user(const Value& value, bool outbound) {
   }
   if (!id) return std::nullopt;
   out.id = *id;
-  return out;
-}
-
-std::optional<net::Destination> read_address_port(Object& object) {
-  net::Destination out;
-  bool ok = true;
-  Value address = object.get("address");
-  if (auto a = address.as_string(); a && !a->empty()) {
-    out.address = net::Address::parse(*a);
-  } else {
-    address.error(address.absent() ? "required" : "must not be empty");
-    ok = false;
-  }
-  Value port = object.get("port");
-  if (auto p = port.as_port(1)) {
-    out.port = *p;
-  } else {
-    if (port.absent()) port.error("required");
-    ok = false;
-  }
-  if (!ok) return std::nullopt;
   return out;
 }
 
@@ -171,7 +139,62 @@ std::string lower(std::string text) {
   return text;
 }
 
+// One Trojan server: an element of servers, or the settings themselves (flat form).
+std::optional<TrojanServer> read_trojan_server(Object& server) {
+  auto address = read_address_port(server);
+  TrojanServer s;
+  Value password = server.get("password");
+  if (!server.read("password", s.user.password) || s.user.password.empty()) {
+    password.error(password.absent() ? "required" : "must not be empty");
+    return std::nullopt;
+  }
+  server.read("email", s.user.email);
+  server.read("level", s.user.level);
+  std::string flow;
+  read_flow(server, flow, /*vless=*/false);
+  if (!address) return std::nullopt;
+  s.address = *address;
+  return s;
+}
+
 }  // namespace
+
+std::optional<std::array<std::uint8_t, 16>> read_id(const Value& value) {
+  auto text = value.as_string();
+  if (!text) {
+    if (value.absent()) value.error("required");
+    return std::nullopt;
+  }
+  if (text->size() >= 32 && text->size() <= 36) {
+    if (auto id = crypto::parse_uuid(*text)) return *id;
+    value.error(fmt::format("{} is not a UUID", show(value.json())));
+    return std::nullopt;
+  }
+  if (!text->empty() && text->size() <= 30) return uuid_from_string(*text);
+  value.error(fmt::format("{} is not a UUID nor a string of 1 to 30 bytes", show(value.json())));
+  return std::nullopt;
+}
+
+std::optional<net::Destination> read_address_port(Object& object) {
+  net::Destination out;
+  bool ok = true;
+  Value address = object.get("address");
+  if (auto a = address.as_string(); a && !a->empty()) {
+    out.address = net::Address::parse(*a);
+  } else {
+    address.error(address.absent() ? "required" : "must not be empty");
+    ok = false;
+  }
+  Value port = object.get("port");
+  if (auto p = port.as_port(1)) {
+    out.port = *p;
+  } else {
+    if (port.absent()) port.error("required");
+    ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
 
 std::vector<Fallback> build_fallbacks(const Value& value) {
   std::vector<Fallback> out;
@@ -222,7 +245,9 @@ VlessInbound build_vless_inbound(Object& settings) {
   }
   std::set<std::array<std::uint8_t, 16>> ids;
   for (const auto& item : settings.get("clients").elements()) {
-    auto user = read_vless_user(item, /*outbound=*/false);
+    Object client(item);
+    if (!client.valid()) continue;
+    auto user = read_vless_user(client, /*outbound=*/false);
     if (!user) continue;
     auto key = user->id;
     key[6] = key[7] = 0;  // spec/vless.md §2: bytes 6-7 do not take part in matching
@@ -251,7 +276,7 @@ TrojanInbound build_trojan_inbound(Object& settings) {
     client.read("email", user.email);
     client.read("level", user.level);
     std::string flow;
-    read_flow(client, flow);
+    read_flow(client, flow, /*vless=*/false);
     if (!passwords.insert(user.password).second) {
       password.error("another client has the same password");
       continue;
@@ -264,6 +289,13 @@ TrojanInbound build_trojan_inbound(Object& settings) {
 
 VlessOutbound build_vless_outbound(Object& settings) {
   VlessOutbound out;
+  // Xray's flat form: address, port and the one user's fields in settings itself.
+  if (settings.has("address")) {
+    auto address = read_address_port(settings);
+    auto user = read_vless_user(settings, /*outbound=*/true);
+    if (address && user) out.vnext.push_back(VlessServer{*address, {std::move(*user)}});
+    return out;
+  }
   Value vnext = settings.get("vnext");
   if (vnext.absent()) {
     vnext.error("required");
@@ -275,7 +307,10 @@ VlessOutbound build_vless_outbound(Object& settings) {
     auto address = read_address_port(server);
     VlessServer s;
     for (const auto& u : server.get("users").elements()) {
-      if (auto user = read_vless_user(u, /*outbound=*/true)) s.users.push_back(std::move(*user));
+      Object entry(u);
+      if (!entry.valid()) continue;
+      if (auto user = read_vless_user(entry, /*outbound=*/true))
+        s.users.push_back(std::move(*user));
     }
     if (s.users.empty()) {
       Value users = server.get("users");
@@ -294,29 +329,63 @@ VlessOutbound build_vless_outbound(Object& settings) {
 
 TrojanOutbound build_trojan_outbound(Object& settings) {
   TrojanOutbound out;
+  // Xray's flat form: the one server's fields in settings itself.
+  if (settings.has("address")) {
+    if (auto server = read_trojan_server(settings)) out.servers.push_back(std::move(*server));
+    return out;
+  }
   Value servers = settings.get("servers");
   if (servers.absent()) servers.error("required");
   for (const auto& item : servers.elements()) {
     Object server(item);
     if (!server.valid()) continue;
-    auto address = read_address_port(server);
-    TrojanServer s;
-    Value password = server.get("password");
-    if (!server.read("password", s.user.password) || s.user.password.empty()) {
-      password.error(password.absent() ? "required" : "must not be empty");
-      continue;
-    }
-    server.read("email", s.user.email);
-    server.read("level", s.user.level);
-    std::string flow;
-    read_flow(server, flow);
-    if (!address) continue;
-    s.address = *address;
-    out.servers.push_back(std::move(s));
+    if (auto s = read_trojan_server(server)) out.servers.push_back(std::move(*s));
   }
   if (servers.is_array() && servers.json().empty())
     servers.error("at least one server is required");
   return out;
+}
+
+void check_vision_stream(const Value& settings, const StreamSettings& stream, bool inbound) {
+  // spec/vision.md §1, §7: Vision leaves the outer TLS for the bare TCP socket under it, so
+  // it needs TLS (REALITY is refused on its own) directly over raw TCP.
+  const bool fits =
+      stream.network == TransportKind::kRaw &&
+      (stream.security == SecurityKind::kTls || stream.security == SecurityKind::kReality);
+  if (fits || settings.absent() || !settings.json().is_object()) return;
+  const auto check = [&](const nlohmann::json& user, const std::string& path) {
+    if (!user.is_object()) return;
+    auto it = user.find("flow");
+    if (it == user.end() || !it->is_string() || !is_vision(it->get<std::string>())) return;
+    settings.diags().error(
+        join_path(settings.path(), path.empty() ? "flow" : path + ".flow"),
+        fmt::format("\"{}\" needs streamSettings network \"raw\" (tcp) with security \"tls\"",
+                    it->get<std::string>()));
+  };
+  const nlohmann::json& json = settings.json();
+  if (inbound) {
+    auto clients = json.find("clients");
+    if (clients == json.end() || !clients->is_array()) return;
+    for (std::size_t i = 0; i < clients->size(); ++i) {
+      check((*clients)[i], fmt::format("clients[{}]", i));
+    }
+    return;
+  }
+  auto vnext = json.find("vnext");
+  if (vnext == json.end()) {
+    check(json, "");  // Xray's flat form: the user's fields in settings itself
+    return;
+  }
+  if (!vnext->is_array()) return;
+  for (std::size_t i = 0; i < vnext->size(); ++i) {
+    const auto& server = (*vnext)[i];
+    if (!server.is_object()) continue;
+    auto users = server.find("users");
+    if (users == server.end() || !users->is_array()) continue;
+    for (std::size_t j = 0; j < users->size(); ++j) {
+      check((*users)[j], fmt::format("vnext[{}].users[{}]", i, j));
+    }
+  }
 }
 
 }  // namespace xsup::config

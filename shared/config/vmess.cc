@@ -3,43 +3,13 @@
 // xsup's `legacySecurity` switch.
 
 #include <fmt/format.h>
-#include <openssl/sha.h>
 
-#include <cstring>
 
 #include "shared/config/builders.h"
 #include "shared/crypto/uuid.h"
 
 namespace xsup::config {
 namespace {
-
-// spec/vless.md §2: a 1–30 byte string stands for SHA1(16 zero bytes ‖ string)[0:16] with
-// the version-5 and variant bits set; 32–36 characters are a hex UUID.
-std::optional<std::array<std::uint8_t, 16>> read_user_id(const Value& value) {
-  auto text = value.as_string();
-  if (!text) {
-    if (value.absent()) value.error("required");
-    return std::nullopt;
-  }
-  if (text->size() >= 32 && text->size() <= 36) {
-    if (auto uuid = crypto::parse_uuid(*text)) return *uuid;
-    value.error(fmt::format("{} is not a UUID", show(value.json())));
-    return std::nullopt;
-  }
-  if (text->empty() || text->size() > 30) {
-    value.error(fmt::format("{} is neither a UUID nor a 1-30 byte alias", show(value.json())));
-    return std::nullopt;
-  }
-  std::string input(16, '\0');
-  input += *text;
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
-  std::array<std::uint8_t, 16> id{};
-  std::memcpy(id.data(), digest, id.size());
-  id[6] = static_cast<std::uint8_t>((id[6] & 0x0F) | 0x50);
-  id[8] = static_cast<std::uint8_t>((id[8] & 0x3F) | 0x80);
-  return id;
-}
 
 // alterId > 0 selected the MD5 header that Xray removed.
 void check_alter_id(Object& object) {
@@ -52,7 +22,7 @@ void check_alter_id(Object& object) {
 std::optional<VmessUser> read_user(Object& user, std::uint32_t default_level) {
   VmessUser out;
   out.level = default_level;
-  auto id = read_user_id(user.get("id"));
+  auto id = read_id(user.get("id"));
   user.read("level", out.level);
   user.read("email", out.email);
   check_alter_id(user);
@@ -82,10 +52,60 @@ VmessInbound build_vmess_inbound(Object& settings) {
   return out;
 }
 
+namespace {
+
+// One outbound user: an element of vnext[i].users, or the settings themselves in Xray's flat
+// form. `settings` names the legacySecurity switch in messages.
+std::optional<VmessOutboundUser> read_outbound_user(Object& user, const Object& settings,
+                                                    bool legacy) {
+  VmessOutboundUser entry;
+  bool ok = true;
+  Value security = user.get("security");
+  if (auto name = security.as_string()) {
+    std::string lower = *name;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "aes-128-gcm") {
+      entry.security = VmessSecurity::kAes128Gcm;
+    } else if (lower == "chacha20-poly1305") {
+      entry.security = VmessSecurity::kChacha20Poly1305;
+    } else if (lower == "auto" || lower.empty()) {
+      entry.security = VmessSecurity::kAuto;
+    } else if (lower == "none" || lower == "zero") {
+      entry.security = lower == "none" ? VmessSecurity::kNone : VmessSecurity::kZero;
+      if (!legacy) {
+        security.error(
+            fmt::format("{} sends the body unencrypted and was removed from Xray; set "
+                        "{}.legacySecurity to true to allow it",
+                        show(security.json()), settings.path()));
+        ok = false;
+      }
+    } else {
+      security.warning(fmt::format("{} is not a VMess security; using \"auto\" as Xray does",
+                                   show(security.json())));
+    }
+  }
+  Value experiments = user.get("experiments");
+  if (auto e = experiments.as_string(); e && !e->empty()) experiments.not_supported();
+  auto parsed = read_user(user, 0);
+  if (!parsed || !ok) return std::nullopt;
+  entry.user = std::move(*parsed);
+  return entry;
+}
+
+}  // namespace
+
 std::optional<VmessOutbound> build_vmess_outbound(Object& settings) {
   VmessOutbound out;
   bool legacy = false;
   settings.read("legacySecurity", legacy);
+  // Xray's flat form: address, port and the one user's fields in settings itself.
+  if (settings.has("address")) {
+    auto address = read_address_port(settings);
+    auto user = read_outbound_user(settings, settings, legacy);
+    if (!address || !user) return std::nullopt;
+    out.vnext.push_back(VmessServer{*address, {std::move(*user)}});
+    return out;
+  }
   Value vnext = settings.get("vnext");
   if (vnext.absent()) {
     vnext.error("required");
@@ -99,67 +119,26 @@ std::optional<VmessOutbound> build_vmess_outbound(Object& settings) {
       continue;
     }
     VmessServer s;
-    Value address = server.get("address");
-    if (auto a = address.as_string(); a && !a->empty()) {
-      s.address.address = net::Address::parse(*a);
+    if (auto address = read_address_port(server)) {
+      s.address = *address;
     } else {
-      if (address.absent() || (a && a->empty())) address.error("required");
-      ok = false;
-    }
-    Value port = server.get("port");
-    if (auto p = port.as_port(1)) {
-      s.address.port = *p;
-    } else {
-      if (port.absent()) port.error("required");
       ok = false;
     }
     Value users = server.get("users");
     for (const auto& u : users.elements()) {
       Object user(u);
-      if (!user.valid()) {
+      auto entry = user.valid() ? read_outbound_user(user, settings, legacy) : std::nullopt;
+      if (!entry) {
         ok = false;
         continue;
       }
-      VmessOutboundUser entry;
-      Value security = user.get("security");
-      if (auto name = security.as_string()) {
-        std::string lower = *name;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (lower == "aes-128-gcm") {
-          entry.security = VmessSecurity::kAes128Gcm;
-        } else if (lower == "chacha20-poly1305") {
-          entry.security = VmessSecurity::kChacha20Poly1305;
-        } else if (lower == "auto" || lower.empty()) {
-          entry.security = VmessSecurity::kAuto;
-        } else if (lower == "none" || lower == "zero") {
-          entry.security = lower == "none" ? VmessSecurity::kNone : VmessSecurity::kZero;
-          if (!legacy) {
-            security.error(
-                fmt::format("{} sends the body unencrypted and was removed from Xray; set "
-                            "{}.legacySecurity to true to allow it",
-                            show(security.json()), settings.path()));
-            ok = false;
-          }
-        } else {
-          security.warning(fmt::format("{} is not a VMess security; using \"auto\" as Xray does",
-                                       show(security.json())));
-        }
-      }
-      Value experiments = user.get("experiments");
-      if (auto e = experiments.as_string(); e && !e->empty()) experiments.not_supported();
-      auto parsed = read_user(user, 0);
-      if (!parsed) {
-        ok = false;
-        continue;
-      }
-      entry.user = std::move(*parsed);
-      s.users.push_back(std::move(entry));
+      s.users.push_back(std::move(*entry));
     }
-    if (s.users.empty()) {
-      if (users.present())
-        users.error("at least one user is required");
-      else
-        users.error("required");
+    if (users.absent()) {
+      users.error("required");
+      ok = false;
+    } else if (users.is_array() && users.json().empty()) {
+      users.error("at least one user is required");
       ok = false;
     }
     out.vnext.push_back(std::move(s));

@@ -7,7 +7,8 @@ using nlohmann::json;
 json to_json(const UserSet& set) {
   json users = json::array();
   for (const auto& u : set.users) {
-    users.push_back(json::array({u.email, u.uuid, u.password, u.flow, u.level, u.inbounds}));
+    users.push_back(
+        json::array({u.email, u.uuid, u.password, u.flow, u.level, u.inbounds, u.ip_limit}));
   }
   return {{"version", set.version}, {"users", std::move(users)}};
 }
@@ -24,10 +25,10 @@ base::Expected<UserSet> user_set_from_json(const json& body) {
   set.version = version->get<std::uint64_t>();
   set.users.reserve(users->size());
   for (const auto& row : *users) {
-    if (!row.is_array() || row.size() != 6 || !row[0].is_string() || !row[1].is_string() ||
+    if (!row.is_array() || row.size() != 7 || !row[0].is_string() || !row[1].is_string() ||
         !row[2].is_string() || !row[3].is_string() || !row[4].is_number_unsigned() ||
-        !row[5].is_array()) {
-      return bad("a row is not [email, uuid, password, flow, level, [tags]]");
+        !row[5].is_array() || !row[6].is_number_unsigned()) {
+      return bad("a row is not [email, uuid, password, flow, level, [tags], ip_limit]");
     }
     UserEntry u;
     u.email = row[0].get<std::string>();
@@ -35,6 +36,7 @@ base::Expected<UserSet> user_set_from_json(const json& body) {
     u.password = row[2].get<std::string>();
     u.flow = row[3].get<std::string>();
     u.level = row[4].get<std::uint32_t>();
+    u.ip_limit = row[6].get<std::uint32_t>();
     for (const auto& tag : row[5]) {
       if (!tag.is_string()) return bad("an inbound tag is not a string");
       u.inbounds.push_back(tag.get<std::string>());

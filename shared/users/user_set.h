@@ -20,6 +20,7 @@ struct UserEntry {
   std::string flow;      // VLESS flow; "" = none
   std::uint32_t level = 0;
   std::vector<std::string> inbounds;  // tags
+  std::uint32_t ip_limit = 0;         // distinct client IPs at once; 0 = any number
 };
 
 struct UserSet {
@@ -27,7 +28,8 @@ struct UserSet {
   std::vector<UserEntry> users;
 };
 
-// Compact wire form: {"version":N,"users":[[email,uuid,password,flow,level,[tags...]],...]}
+// Compact wire form:
+// {"version":N,"users":[[email,uuid,password,flow,level,[tags...],ip_limit],...]}
 // (arrays, not objects: a push of 10,000 users stays small and quick to parse).
 nlohmann::json to_json(const UserSet& set);
 base::Expected<UserSet> user_set_from_json(const nlohmann::json& body);

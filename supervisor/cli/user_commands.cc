@@ -24,12 +24,12 @@ constexpr const char* kUserUsage =
     "\n"
     "actions:\n"
     "  add --email E --inbound TAG [--inbound TAG]... [--id UUID] [--password P]\n"
-    "      [--flow F] [--level N] [--quota 10GB] [--expire 2026-12-31]\n"
+    "      [--flow F] [--level N] [--quota 10GB] [--expire 2026-12-31] [--ip-limit N]\n"
     "                      a new user; a missing UUID (VLESS/VMess) or password\n"
     "                      (Trojan/Shadowsocks/SOCKS/HTTP, whose user name is the email)\n"
     "                      is generated\n"
     "  set --email E [the flags of add]   change a user (--inbound replaces the list;\n"
-    "                      --quota 0 and --expire never remove the limit)\n"
+    "                      --quota 0, --expire never and --ip-limit 0 remove the limit)\n"
     "  list [--json]       every user with traffic and state\n"
     "  show --email E      one user, and why it is disabled\n"
     "  disable|enable --email E\n"
@@ -38,7 +38,8 @@ constexpr const char* kUserUsage =
     "  link --email E      share links for the user's inbounds (host: xsup.publicAddress)\n"
     "\n"
     "Changes reach every worker at once, without a restart; a removed, disabled, expired or\n"
-    "over-quota user's open connections are closed. Quotas count bytes up + down.\n";
+    "over-quota user's open connections are closed. Quotas count bytes up + down.\n"
+    "--ip-limit N: at most N client IPs connected at once; another IP is refused.\n";
 
 constexpr const char* kStatsUsage =
     "usage: xsup stats [--user E] [--json] [--control PATH | -c FILE...]\n"
@@ -130,6 +131,9 @@ void print_user(const json& u) {
                 users::format_bytes(quota).c_str());
   }
   std::printf("\nexpires      %s\n", text_or(u, "expire", "never").c_str());
+  if (const std::uint64_t ips = u.value("ip_limit", 0ull); ips != 0) {
+    std::printf("ip limit     %llu client IPs at once\n", static_cast<unsigned long long>(ips));
+  }
   std::printf("created      %s\n", text_or(u, "created").c_str());
 }
 

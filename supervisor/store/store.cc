@@ -18,7 +18,7 @@ using Poco::Int64;
 
 // Each migration takes the schema from version i to i + 1; applied in one transaction
 // with the version bump. Append only: a released migration never changes.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE users (
   id INTEGER PRIMARY KEY,
@@ -61,6 +61,9 @@ CREATE TABLE traffic_day (
   uplink INTEGER NOT NULL, downlink INTEGER NOT NULL, connections INTEGER NOT NULL,
   PRIMARY KEY (kind, name, start)
 );
+)sql",
+    R"sql(
+ALTER TABLE users ADD COLUMN ip_limit INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -185,12 +188,12 @@ int Store::schema_version() const { return version_; }
 std::vector<UserRecord> Store::load_users() {
   return guarded("load users", [&] {
     auto& s = *session_;
-    std::vector<Int64> id, level, quota, expire, created, updated;
+    std::vector<Int64> id, level, quota, expire, created, updated, ip_limit;
     std::vector<std::string> email, uuid, password, flow, disabled;
     s << "SELECT id, email, uuid, password, flow, level, disabled, quota_bytes, expire_at, "
-         "created_at, updated_at FROM users ORDER BY id",
+         "created_at, updated_at, ip_limit FROM users ORDER BY id",
         into(id), into(email), into(uuid), into(password), into(flow), into(level), into(disabled),
-        into(quota), into(expire), into(created), into(updated), now;
+        into(quota), into(expire), into(created), into(updated), into(ip_limit), now;
     std::vector<UserRecord> users(id.size());
     std::map<Int64, std::size_t> by_id;
     for (std::size_t i = 0; i < id.size(); ++i) {
@@ -206,6 +209,7 @@ std::vector<UserRecord> Store::load_users() {
       u.expire_at = expire[i];
       u.created_at = created[i];
       u.updated_at = updated[i];
+      u.ip_limit = static_cast<std::uint32_t>(ip_limit[i]);
       by_id[u.id] = i;
     }
     std::vector<Int64> owner;
@@ -239,13 +243,13 @@ void Store::insert_user(UserRecord& user) {
     std::string email = user.email, uuid = user.uuid, password = user.password, flow = user.flow,
                 disabled(reason_name(user.disabled));
     Int64 level = user.level, quota = static_cast<Int64>(user.quota), expire = user.expire_at,
-          created = user.created_at, updated = user.updated_at;
+          created = user.created_at, updated = user.updated_at, ip_limit = user.ip_limit;
     s.begin();
     try {
       s << "INSERT INTO users (email, uuid, password, flow, level, disabled, quota_bytes, "
-           "expire_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "expire_at, created_at, updated_at, ip_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           use(email), use(uuid), use(password), use(flow), use(level), use(disabled), use(quota),
-          use(expire), use(created), use(updated), now;
+          use(expire), use(created), use(updated), use(ip_limit), now;
       Int64 id = 0;
       s << "SELECT last_insert_rowid()", into(id), now;
       user.id = id;
@@ -264,13 +268,14 @@ void Store::update_user(const UserRecord& user) {
     std::string email = user.email, uuid = user.uuid, password = user.password, flow = user.flow,
                 disabled(reason_name(user.disabled));
     Int64 id = user.id, level = user.level, quota = static_cast<Int64>(user.quota),
-          expire = user.expire_at, updated = unix_now();
+          expire = user.expire_at, updated = unix_now(), ip_limit = user.ip_limit;
     s.begin();
     try {
       s << "UPDATE users SET email = ?, uuid = ?, password = ?, flow = ?, level = ?, "
-           "disabled = ?, quota_bytes = ?, expire_at = ?, updated_at = ? WHERE id = ?",
+           "disabled = ?, quota_bytes = ?, expire_at = ?, updated_at = ?, ip_limit = ? "
+           "WHERE id = ?",
           use(email), use(uuid), use(password), use(flow), use(level), use(disabled), use(quota),
-          use(expire), use(updated), use(id), now;
+          use(expire), use(updated), use(ip_limit), use(id), now;
       write_inbounds(s, id, user.inbounds);
       s.commit();
     } catch (...) {

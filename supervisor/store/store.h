@@ -40,6 +40,7 @@ struct UserRecord {
   DisabledReason disabled = DisabledReason::kNone;
   std::uint64_t quota = 0;     // bytes up + down; 0 = none
   std::int64_t expire_at = 0;  // unix seconds; 0 = never
+  std::uint32_t ip_limit = 0;  // distinct client IPs connected at once; 0 = any number
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
 };

@@ -10,9 +10,14 @@
 #include <optional>
 #include <string_view>
 
+#include "shared/base/base64.h"
+
 namespace xsup::supervisor::users {
 namespace {
 
+using base::Base64;
+using base::base64_encode;
+using base::base64url_decode;
 using base::Errc;
 using base::Expected;
 using nlohmann::json;
@@ -41,53 +46,6 @@ std::string percent_encode(std::string_view text) {
   return out;
 }
 
-constexpr std::string_view kBase64Std =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::string_view kBase64Url =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-// RFC 4648 §4 (standard, padded) or §5 (URL alphabet, unpadded, as SIP002 and REALITY keys).
-std::string base64_encode(std::string_view bytes, bool url) {
-  const std::string_view alphabet = url ? kBase64Url : kBase64Std;
-  const auto byte_at = [&](std::size_t i) -> std::uint32_t {
-    return i < bytes.size() ? static_cast<unsigned char>(bytes[i]) : 0u;
-  };
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::uint32_t n = (byte_at(i) << 16) | (byte_at(i + 1) << 8) | byte_at(i + 2);
-    const std::size_t chars = std::min<std::size_t>(bytes.size() - i, 3) + 1;  // 2, 3 or 4
-    for (std::size_t k = 0; k < 4; ++k) {
-      if (k < chars) {
-        out.push_back(alphabet[(n >> (18 - 6 * k)) & 63]);
-      } else if (!url) {
-        out.push_back('=');
-      }
-    }
-  }
-  return out;
-}
-
-// The URL alphabet, padding optional (Xray writes REALITY keys unpadded); nullopt otherwise.
-std::optional<std::string> base64url_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : text) {
-    const std::size_t value = kBase64Url.find(c);
-    if (value == std::string_view::npos) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 // X25519 public key of a REALITY private key, so that the link carries pbk.
 std::optional<std::string> reality_public_key(std::string_view private_key) {
   const std::optional<std::string> raw = base64url_decode(private_key);
@@ -103,7 +61,7 @@ std::optional<std::string> reality_public_key(std::string_view private_key) {
   if (EVP_PKEY_get_raw_public_key(key.get(), pub.data(), &len) != 1 || len != pub.size()) {
     return std::nullopt;
   }
-  return base64_encode({reinterpret_cast<const char*>(pub.data()), len}, /*url=*/true);
+  return base64_encode({reinterpret_cast<const char*>(pub.data()), len}, Base64::kUrl);
 }
 
 // --- reading the inbound as written ------------------------------------------------------------
@@ -390,28 +348,32 @@ Expected<std::string> shadowsocks_link(const json& settings, const LinkUser& use
   const bool multi_user = list != nullptr && list->is_array();
   const json& client = multi_user ? client_entry(settings, list_name, user.email) : null_json();
 
+  // A user the list does not name (a store user) takes the inbound's method, else the
+  // first client's, as the server does.
   std::string method = string_at(client, "method");
   if (method.empty()) method = string_at(settings, "method");
+  if (method.empty() && multi_user && !list->empty()) method = string_at(list->front(), "method");
   if (method.empty()) return {Errc::kProtocol, "shadowsocks: no method"};
   const std::string inbound_password = string_at(settings, "password");
 
   std::string password;
-  if (multi_user) {
-    if (user.password.empty()) return {Errc::kProtocol, "shadowsocks: the user has no password"};
+  if (!user.password.empty()) {
     // SIP022 multi-user: the client sends the identity header of the server key (iPSK) and
     // encrypts with its own (uPSK); Xray, sing-box and shadowsocks-rust take "iPSK:uPSK".
-    password = is_ss2022(method) && !inbound_password.empty()
+    password = is_ss2022(method) && multi_user && !inbound_password.empty()
                    ? inbound_password + ':' + user.password
                    : user.password;
+  } else if (multi_user) {
+    return {Errc::kProtocol, "shadowsocks: the user has no password"};
   } else {
-    password = inbound_password.empty() ? user.password : inbound_password;
+    password = inbound_password;
     if (password.empty()) return {Errc::kProtocol, "shadowsocks: no password"};
   }
   // SIP002: base64url of method:password, except for the 2022 methods, whose userinfo must
   // be percent-encoded text.
   const std::string userinfo = is_ss2022(method)
                                    ? percent_encode(method) + ':' + percent_encode(password)
-                                   : base64_encode(method + ':' + password, /*url=*/true);
+                                   : base64_encode(method + ':' + password, Base64::kUrl);
   return "ss://" + userinfo + '@' + where + fragment(user.email);
 }
 
@@ -440,8 +402,7 @@ std::string vmess_link(const LinkUser& user, const std::string& host, std::uint1
   link["sni"] = s.sni;
   link["alpn"] = s.alpn;
   link["fp"] = s.fingerprint;
-  return "vmess://" +
-         base64_encode(link.dump(-1, ' ', false, json::error_handler_t::replace), false);
+  return "vmess://" + base64_encode(link.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 // The user name of a SOCKS or HTTP account: the `user` of the account with this email,
@@ -517,7 +478,8 @@ Expected<std::string> share_link(const nlohmann::json& inbound, const LinkUser& 
     // that it needs no escaping).
     std::string userinfo;
     if (!user.password.empty()) {
-      userinfo = base64_encode(account_user(settings, user) + ':' + user.password, true) + '@';
+      userinfo =
+          base64_encode(account_user(settings, user) + ':' + user.password, Base64::kUrl) + '@';
     }
     return "socks://" + userinfo + where + fragment(user.email);
   }

@@ -43,9 +43,9 @@ struct LinkUser {
 // reached at `host` (xsup.publicAddress; an IPv6 literal is bracketed in the URI). The port
 // is the inbound's first port. An error names what is missing (a protocol without links,
 // e.g. dokodemo-door, or a user without the credential the protocol needs).
-// Shadowsocks is multi-user when settings holds a `clients` (or `users`) array: the key is
-// `user.password` and the method that of the client with this email, else settings.method;
-// otherwise the key is settings.password. A SOCKS/HTTP user name is the `user` of the
+// Shadowsocks: the key is `user.password` (behind the iPSK for a multi-user 2022 inbound,
+// one with a `clients` or `users` array), else settings.password; the method is that of the
+// client with this email, else settings.method, else the first client's. A SOCKS/HTTP user name is the `user` of the
 // account with this email, else the email.
 base::Expected<std::string> share_link(const nlohmann::json& inbound, const LinkUser& user,
                                        const std::string& host);

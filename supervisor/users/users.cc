@@ -10,6 +10,7 @@
 #include <ctime>
 #include <set>
 
+#include "shared/base/base64.h"
 #include "shared/crypto/uuid.h"
 #include "supervisor/users/links.h"
 
@@ -19,6 +20,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kMaxEmail = 128;
+constexpr std::int64_t kMaxIpLimit = 10000;
 constexpr std::size_t kPasswordLength = 24;
 
 bool protocol_wants_uuid(std::string_view p) { return p == "vless" || p == "vmess"; }
@@ -34,6 +36,15 @@ std::string random_password() {
   std::string out;
   for (std::uint8_t b : bytes) out += kAlphabet[b % (sizeof kAlphabet - 1)];
   return out;
+}
+
+// A Shadowsocks 2022 key of `size` random bytes, in base64 as configs and links carry it.
+std::string random_key(std::size_t size) {
+  std::string key(size, '\0');
+  if (RAND_bytes(reinterpret_cast<std::uint8_t*>(key.data()), static_cast<int>(size)) != 1) {
+    throw UserError("the random generator failed");
+  }
+  return base::base64_encode(key);
 }
 
 std::string lower(std::string_view s) {
@@ -185,6 +196,19 @@ void UserBook::set_config(const config::Config& config, const json& document) {
       info.takes_users = true;
       for (const auto& a : h->accounts)
         info.config_names.push_back(a.email.empty() ? a.user : a.email);
+    } else if (const auto* ss = std::get_if<config::ShadowsocksInbound>(&ib.settings)) {
+      // 2022 users are told apart by their identity header, which only the multi-user
+      // form (an iPSK in the inbound's password, AES methods) has.
+      info.psk_size = ss->psk_size;
+      info.takes_users = ss->psk_size == 0 || !ss->identity_psk.empty();
+      if (!info.takes_users) {
+        info.refusal = fmt::format(
+            " (a {} inbound takes users only in the multi-user form: "
+            "its iPSK as password, with clients)",
+            ss->method);
+      }
+      for (const auto& u : ss->users)
+        if (!u.email.empty()) info.config_names.push_back(u.email);
     } else {
       info.takes_users = protocol_wants_uuid(ib.protocol) || protocol_wants_password(ib.protocol);
     }
@@ -202,16 +226,11 @@ void UserBook::check_inbounds(const std::vector<std::string>& tags,
     if (it == inbounds_.end()) {
       throw UserError(fmt::format("--inbound: no inbound is tagged \"{}\"", tag));
     }
-    if (it->second.protocol == "shadowsocks") {
-      // Its users are tried in turn with their own method and key; the store's users do
-      // not join them yet.
-      throw UserError(fmt::format(
-          "--inbound: store users on Shadowsocks inbound \"{}\": not supported yet", tag));
-    }
     if (!it->second.takes_users) {
-      throw UserError(
-          fmt::format("--inbound: inbound \"{}\" ({}) takes no users{}", tag, it->second.protocol,
-                      it->second.protocol == "socks" ? " (its auth is \"noauth\")" : ""));
+      const std::string why =
+          it->second.protocol == "socks" ? " (its auth is \"noauth\")" : it->second.refusal;
+      throw UserError(fmt::format("--inbound: inbound \"{}\" ({}) takes no users{}", tag,
+                                  it->second.protocol, why));
     }
     const auto& names = it->second.config_names;
     if (std::find(names.begin(), names.end(), email) != names.end()) {
@@ -224,11 +243,19 @@ void UserBook::check_inbounds(const std::vector<std::string>& tags,
 
 void UserBook::fill_credentials(store::UserRecord& user, bool generate) const {
   bool wants_uuid = false, wants_password = false, vless = false;
+  std::size_t psk_size = 0;  // a Shadowsocks 2022 inbound's key size
   for (const auto& tag : user.inbounds) {
-    const auto& p = inbounds_.at(tag).protocol;
-    wants_uuid |= protocol_wants_uuid(p);
-    wants_password |= protocol_wants_password(p);
-    vless |= p == "vless";
+    const auto& info = inbounds_.at(tag);
+    wants_uuid |= protocol_wants_uuid(info.protocol);
+    wants_password |= protocol_wants_password(info.protocol);
+    vless |= info.protocol == "vless";
+    if (info.psk_size != 0 && psk_size != 0 && info.psk_size != psk_size) {
+      throw UserError(fmt::format(
+          "--inbound: Shadowsocks 2022 inbounds with {}- and {}-byte keys cannot share a "
+          "password",
+          psk_size, info.psk_size));
+    }
+    if (info.psk_size != 0) psk_size = info.psk_size;
   }
   if (!user.uuid.empty()) {
     auto parsed = crypto::parse_uuid(user.uuid);
@@ -241,7 +268,14 @@ void UserBook::fill_credentials(store::UserRecord& user, bool generate) const {
   }
   if (user.password.empty() && wants_password) {
     if (!generate) throw UserError("--password: the inbound needs a password");
-    user.password = random_password();
+    user.password = psk_size != 0 ? random_key(psk_size) : random_password();
+  }
+  if (psk_size != 0) {
+    const auto key = base::base64_decode(user.password);
+    if (!key || key->size() != psk_size) {
+      throw UserError(fmt::format(
+          "--password: a Shadowsocks 2022 inbound needs the base64 of a {}-byte key", psk_size));
+    }
   }
   if (user.password.find_first_of(std::string_view("\0\r\n", 3)) != std::string::npos) {
     throw UserError("--password: control characters are not allowed");
@@ -266,7 +300,14 @@ void UserBook::check_unique(const store::UserRecord& user) const {
 }
 
 void UserBook::apply(store::UserRecord& user, const UserChange& c) const {
-  if (c.ip_limit && *c.ip_limit != "0") throw UserError("--ip-limit: not supported yet");
+  if (c.ip_limit) {
+    auto n = to_int(*c.ip_limit);
+    if (!n || *n < 0 || *n > kMaxIpLimit) {
+      throw UserError(fmt::format("--ip-limit: \"{}\" is not a count of IPs (0..{}, 0 = any)",
+                                  *c.ip_limit, kMaxIpLimit));
+    }
+    user.ip_limit = static_cast<std::uint32_t>(*n);
+  }
   if (c.inbounds) {
     user.inbounds = *c.inbounds;
     std::sort(user.inbounds.begin(), user.inbounds.end());
@@ -423,8 +464,8 @@ xsup::users::UserSet UserBook::snapshot() const {
   set.users.reserve(users_.size());
   for (const auto& [email, u] : users_) {
     if (u.disabled != store::DisabledReason::kNone) continue;
-    set.users.push_back(
-        xsup::users::UserEntry{u.email, u.uuid, u.password, u.flow, u.level, u.inbounds});
+    set.users.push_back(xsup::users::UserEntry{u.email, u.uuid, u.password, u.flow, u.level,
+                                               u.inbounds, u.ip_limit});
   }
   return set;
 }
@@ -435,6 +476,7 @@ json user_json(const store::UserRecord& u, const store::Traffic& traffic) {
               {"level", u.level},
               {"enabled", u.disabled == store::DisabledReason::kNone},
               {"quota", u.quota},
+              {"ip_limit", u.ip_limit},
               {"expire", u.expire_at == 0 ? json(nullptr) : json(format_time(u.expire_at))},
               {"uplink", traffic.uplink},
               {"downlink", traffic.downlink},

@@ -90,6 +90,8 @@ class UserBook {
     std::string protocol;
     bool takes_users = false;               // false: dokodemo-door, socks without password auth
     std::vector<std::string> config_names;  // the config's own user names/emails
+    std::size_t psk_size = 0;  // Shadowsocks 2022: the password is a base64 key of this size
+    std::string refusal;       // why it takes no users, when takes_users is false
   };
   void check_inbounds(const std::vector<std::string>& tags, const std::string& email) const;
   void fill_credentials(store::UserRecord& user, bool generate) const;

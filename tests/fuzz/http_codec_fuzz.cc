@@ -1,10 +1,12 @@
-// libFuzzer target for the HTTP proxy codec: every parser must be total on any input, and
-// what it accepts must serialise without touching memory outside the input.
+// libFuzzer target for the HTTP proxy codec and the base64 it uses: every parser must be
+// total on any input, and what it accepts must serialise without touching memory outside
+// the input.
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "shared/base/base64.h"
 #include "worker/proxy/http/codec.h"
 
 using namespace xsup::worker::proxy::http;
@@ -36,9 +38,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ChunkedDecoder chunked;
   (void)chunked.feed(input);
   (void)decode_basic_auth(input);
-  if (auto decoded = base64_decode(input)) {
-    // Decoding tolerates non-zero pad bits, so compare after a round trip of the bytes.
-    if (base64_decode(base64_encode(*decoded)) != decoded) __builtin_trap();
+  // Base64 (shared/base): decoding is strict (no stray pad bits), so a text it accepts is
+  // the one encoding of its bytes; the URL form takes padding or none.
+  using xsup::base::Base64;
+  if (auto decoded = xsup::base::base64_decode(input)) {
+    if (xsup::base::base64_encode(*decoded) != input) __builtin_trap();
+  }
+  if (auto decoded = xsup::base::base64url_decode(input)) {
+    std::string_view unpadded = input.substr(0, input.find_last_not_of('=') + 1);
+    if (xsup::base::base64_encode(*decoded, Base64::kUrl) != unpadded) __builtin_trap();
   }
   return 0;
 }

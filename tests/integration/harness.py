@@ -621,8 +621,10 @@ def curl(*args, timeout=10):
     return subprocess.run(command, capture_output=True, timeout=timeout + 5)
 
 
-def connect(port, host=LOOPBACK, timeout=5):
-    sock = socket.create_connection((host, port), timeout=timeout)
+def connect(port, host=LOOPBACK, timeout=5, source=None):
+    """A TCP connection, from address `source` when given (any of 127/8 on loopback)."""
+    sock = socket.create_connection((host, port), timeout=timeout,
+                                    source_address=(source, 0) if source else None)
     sock.settimeout(timeout)
     return sock
 
@@ -701,6 +703,15 @@ class IntegrationTest(unittest.TestCase):
         self.addCleanup(self._dump_log_on_failure, server)
         self.addCleanup(self._check_clean_exit, server)
         return server
+
+    def control(self, server, *args, ok=True, timeout=60):
+        """Runs `xsup ARGS --control` against `server`'s control socket; with `ok`, the
+        command must succeed."""
+        result = subprocess.run([XSUP_BIN, *args, "--control", server.control_path],
+                                capture_output=True, text=True, timeout=timeout)
+        if ok:
+            self.assertEqual(result.returncode, 0, f"xsup {' '.join(args)}: {result.stderr}")
+        return result
 
     def _check_clean_exit(self, server):
         """An xsup under test must stop on SIGTERM with status 0 and no sanitizer report:

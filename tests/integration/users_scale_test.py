@@ -90,7 +90,7 @@ class UsersScaleTest(harness.IntegrationTest):
         now = int(time.time())
         passwords = {}
         with contextlib.closing(sqlite3.connect(self.store, timeout=10)) as db:
-            self.assertEqual(db.execute("SELECT version FROM schema_version").fetchone()[0], 1)
+            self.assertEqual(db.execute("SELECT version FROM schema_version").fetchone()[0], 2)
             self.assertEqual(db.execute("SELECT count(*) FROM users").fetchone()[0], 0)
             with db:
                 for n in range(USERS):

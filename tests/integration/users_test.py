@@ -84,24 +84,41 @@ class Sink:
         self.received.append(got)
 
 
-def socks_connect(port, user, password, target_port, timeout=5):
-    """A SOCKS5 CONNECT with RFC 1929 credentials; returns the socket or raises."""
-    s = harness.connect(port, timeout=timeout)
-    s.sendall(b"\x05\x01\x02")
-    if harness.recv_exact(s, 2) != b"\x05\x02":
-        raise ConnectionError("no password method")
-    u, p = user.encode(), password.encode()
-    s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
-    status = harness.recv_exact(s, 2)
-    if status != b"\x01\x00":
+def socks_connect(port, user, password, target_port, timeout=5, source=None):
+    """A SOCKS5 CONNECT with RFC 1929 credentials (none when `user` is None); returns the
+    socket or raises."""
+    s = harness.connect(port, timeout=timeout, source=source)
+    method = b"\x00" if user is None else b"\x02"
+    s.sendall(b"\x05\x01" + method)
+    if harness.recv_exact(s, 2) != b"\x05" + method:
         s.close()
-        raise PermissionError(f"authentication refused: {status!r}")
+        raise ConnectionError(f"method {method!r} refused")
+    if user is not None:
+        u, p = user.encode(), password.encode()
+        s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+        status = harness.recv_exact(s, 2)
+        if status != b"\x01\x00":
+            s.close()
+            raise PermissionError(f"authentication refused: {status!r}")
     s.sendall(b"\x05\x01\x00" + harness.socks5_address(LOOPBACK, target_port))
     rep, _, _ = harness.read_socks5_reply(s)
     if rep != 0:
         s.close()
         raise ConnectionError(f"CONNECT refused: {rep}")
     return s
+
+
+def exchange(test, sock, up, down, limit_seconds=30):
+    """Through `sock`, connected to a Sink: sends `up` payload bytes (the 8-byte request
+    included), half-closes, and checks that exactly `down` bytes come back before the end."""
+    with sock:
+        sock.sendall(struct.pack("!Q", down))
+        sock.sendall(b"u" * (up - 8))
+        sock.shutdown(socket.SHUT_WR)
+        data, closed = harness.recv_until_closed(sock, limit_seconds=limit_seconds,
+                                                 max_bytes=down + 1)
+    test.assertTrue(closed)
+    test.assertEqual(len(data), down)
 
 
 class UsersTest(harness.IntegrationTest):
@@ -128,10 +145,7 @@ class UsersTest(harness.IntegrationTest):
     # -- helpers ---------------------------------------------------------------------
 
     def cli(self, *args, ok=True):
-        result = xsup(*args, "--control", self.server.control_path)
-        if ok:
-            self.assertEqual(result.returncode, 0, f"xsup {' '.join(args)}: {result.stderr}")
-        return result
+        return self.control(self.server, *args, ok=ok)
 
     def add(self, email, *extra, inbound="socks-in"):
         self.cli("user", "add", "--email", email, "--inbound", inbound, *extra)
@@ -148,15 +162,7 @@ class UsersTest(harness.IntegrationTest):
         return tuple(row) if row else (0, 0)
 
     def transfer(self, user, password, up, down):
-        """Sends `up` payload bytes after the 8-byte request and reads `down` bytes."""
-        s = socks_connect(self.port, user, password, self.sink.port)
-        with s:
-            s.sendall(struct.pack("!Q", down))
-            s.sendall(b"u" * (up - 8))
-            s.shutdown(socket.SHUT_WR)
-            data, closed = harness.recv_until_closed(s, limit_seconds=20, max_bytes=down + 1)
-        self.assertTrue(closed)
-        self.assertEqual(len(data), down)
+        exchange(self, socks_connect(self.port, user, password, self.sink.port), up, down)
 
     def user(self, email):
         return json.loads(self.cli("user", "show", "--email", email, "--json").stdout)
@@ -309,6 +315,47 @@ class UsersTest(harness.IntegrationTest):
         self.assert_curl_ok(harness.curl("-x", proxy, origin.url("/bytes/10")))
         self.assertGreaterEqual(self.user("frank")["downlink"], before[1])
 
+    def served_from(self, source, email, password):
+        """Whether a 10-byte download as `email` from client address `source` completes."""
+        try:
+            with socks_connect(self.port, email, password, self.sink.port, timeout=3,
+                               source=source) as s:
+                s.sendall(struct.pack("!Q", 10))
+                return harness.recv_exact(s, 10, limit_seconds=3) == b"d" * 10
+        except (ConnectionError, TimeoutError, OSError):
+            return False
+
+    def test_ip_limit_holds_across_workers(self):
+        pw = self.add("ivy", "--ip-limit", "1")
+        self.assertEqual(self.user("ivy")["ip_limit"], 1)
+        self.assertIn("ip limit     1 client IPs", self.cli("user", "show", "--email", "ivy").stdout)
+        first = socks_connect(self.port, "ivy", pw, self.sink.port, source="127.0.0.1")
+        with first:
+            first.sendall(struct.pack("!Q", 1 << 30))  # a download that lasts
+            harness.recv_exact(first, 1000, limit_seconds=10)
+            # Whichever worker takes them, other addresses are refused once the supervisor
+            # has the first one's report (each second).
+            time.sleep(1.5)
+            for source in ("127.0.0.2", "127.0.0.3", "127.0.0.2"):
+                self.assertFalse(self.served_from(source, "ivy", pw), source)
+            # The first address may open more connections; its download goes on.
+            self.assertTrue(self.served_from("127.0.0.1", "ivy", pw))
+            harness.recv_exact(first, 100_000, limit_seconds=10)
+            # Another user is not limited by ivy's IPs.
+            other = self.add("jay")
+            self.assertTrue(self.served_from("127.0.0.2", "jay", other))
+        # The first address gone, the next one gets in within the report interval.
+        self.assertTrue(harness.wait_until(lambda: self.served_from("127.0.0.2", "ivy", pw),
+                                           timeout=6))
+        # Lifting the limit lets any number of addresses in.
+        self.cli("user", "set", "--email", "ivy", "--ip-limit", "0")
+        held = socks_connect(self.port, "ivy", pw, self.sink.port, source="127.0.0.4")
+        with held:
+            held.sendall(struct.pack("!Q", 1 << 30))
+            harness.recv_exact(held, 1000, limit_seconds=10)
+            time.sleep(1.5)
+            self.assertTrue(self.served_from("127.0.0.5", "ivy", pw))
+
     def test_refusals_name_the_field(self):
         cases = [
             (["--email", "x", "--inbound", "nope"], "no inbound is tagged \"nope\""),
@@ -316,7 +363,7 @@ class UsersTest(harness.IntegrationTest):
             (["--email", "cfg", "--inbound", "socks-in"], "already an account"),
             (["--email", "x", "--inbound", "socks-in", "--quota", "ten"], "--quota"),
             (["--email", "x", "--inbound", "socks-in", "--expire", "soon"], "--expire"),
-            (["--email", "x", "--inbound", "socks-in", "--ip-limit", "2"], "not supported yet"),
+            (["--email", "x", "--inbound", "socks-in", "--ip-limit", "two"], "--ip-limit"),
             (["--email", "x", "--inbound", "socks-in", "--flow", "xtls-rprx-vision"],
              "only VLESS"),
             (["--inbound", "socks-in"], "--email"),

@@ -4,18 +4,12 @@ is served at once with its uuid or password, and a disabled one loses its live c
 and is refused afterwards. xsup only (v2ray has no store)."""
 
 import json
-import subprocess
 import uuid
 
 import harness
 import trojan_test
 import vless_test
 from harness import LOOPBACK
-
-
-def xsup(*args, timeout=60):
-    return subprocess.run([harness.XSUP_BIN, *args], capture_output=True, text=True,
-                          timeout=timeout)
 
 
 @harness.xsup_only("the store is xsup's")
@@ -30,9 +24,7 @@ class StoreUsersTest(harness.IntegrationTest):
         self.server = self.start_server(config)
 
     def cli(self, *args):
-        result = xsup(*args, "--control", self.server.control_path)
-        self.assertEqual(result.returncode, 0, f"xsup {' '.join(args)}: {result.stderr}")
-        return result
+        return self.control(self.server, *args)
 
     def add(self, email, inbound):
         self.cli("user", "add", "--email", email, "--inbound", inbound)

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace xsup::worker::core {
 
@@ -63,11 +64,20 @@ TrafficTable& traffic_table();
 
 // The live connections of authenticated users, so that a user who is removed, disabled or
 // over quota loses them at once. A connection enrolls while it relays; `close` ends it.
+//
+// It also keeps users to their IP limit (`xsup user --ip-limit N`: at most N client IPs
+// connected at once). Each worker knows only its own connections, so the supervisor joins
+// the workers' reports and sends back, for every user at their limit, the IPs allowed to
+// stay (the N that connected first); connections from other IPs are then closed and new
+// ones refused. Until a worker hears of such a list it admits a new IP while its own count
+// of the user's IPs is under the limit, so two workers taking a new IP at the same moment
+// can go over by one for up to a report interval (one second).
 class UserConnections {
  public:
   struct Entry {
     std::string user;
     std::string inbound_tag;
+    std::string ip;  // the client's, for users with an IP limit; "" otherwise
     std::function<void()> close;
   };
   using Handle = std::list<Entry>::iterator;
@@ -93,13 +103,31 @@ class UserConnections {
     Handle handle_{};
   };
 
-  Enrollment enroll(std::string user, std::string inbound_tag, std::function<void()> close);
+  // Whether a new connection of `user` from `ip` stays within `ip_limit` (0 = no limit).
+  bool admits(const std::string& user, const std::string& ip, std::uint32_t ip_limit) const;
+  // `ip` is tracked for the IP limit when not empty.
+  Enrollment enroll(std::string user, std::string inbound_tag, std::string ip,
+                    std::function<void()> close);
   // Closes every connection for which `lost(user, inbound_tag)` holds; returns how many.
   std::size_t close_if(const std::function<bool(const std::string&, const std::string&)>& lost);
   std::size_t size() const { return entries_.size(); }
 
+  // The supervisor's lists {user: [ip, ...]} of users at their IP limit; replaces the last
+  // ones and closes the connections they do not allow. Returns how many were closed.
+  std::size_t set_allowed_ips(const nlohmann::json& users);
+  // The tracked users' client IPs, {user: [ip, ...]}, when they changed since the last
+  // call (a user whose last connection ended is sent once with []); null otherwise.
+  nlohmann::json take_ip_report();
+
  private:
+  void forget_ip(const Entry& entry);
+  std::size_t close_if_entry(const std::function<bool(const Entry&)>& lost);
+
   std::list<Entry> entries_;
+  // user -> client IP -> live connections, for users with an IP limit.
+  std::unordered_map<std::string, std::unordered_map<std::string, std::uint32_t>> ips_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> allowed_;
+  std::unordered_set<std::string> changed_;  // users whose IPs changed since the last report
 };
 
 UserConnections& user_connections();

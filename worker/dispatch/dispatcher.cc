@@ -5,6 +5,7 @@
 #include "shared/base/log.h"
 #include "worker/core/relay.h"
 #include "worker/dispatch/route.h"
+#include "worker/proxy/user_directory.h"
 
 namespace xsup::worker::dispatch {
 namespace {
@@ -44,11 +45,13 @@ void count_session(core::Session& session) {
 class CountedPackets final : public core::PacketStream {
  public:
   CountedPackets(core::PacketStreamPtr inner, const core::Session& session)
-      : inner_(std::move(inner)), traffic_(session.traffic) {
-    if (session.user_from_store) {
-      enrollment_ = core::user_connections().enroll(session.user, session.inbound_tag,
-                                                    [this] { inner_->close(); });
-    }
+      : inner_(std::move(inner)), traffic_(session.traffic) {}
+  // A store user's session: closed when the user loses access. False when the user's IP
+  // limit refuses it.
+  bool enroll(const core::Session& session) {
+    auto enrolled = proxy::enroll_store_user(session, [this] { inner_->close(); });
+    if (enrolled) enrollment_ = std::move(*enrolled);
+    return enrolled.has_value();
   }
   asio::any_io_executor get_executor() override { return inner_->get_executor(); }
   awaitable<core::PacketResult> receive(asio::mutable_buffer buffer) override {
@@ -122,6 +125,21 @@ awaitable<void> Dispatcher::dispatch(core::Session& session, core::Stream& clien
               session.target.to_string(), outbound.error().message());
     co_return;
   }
+  // A store user who loses access (removed, disabled, expired, over quota) loses this
+  // connection at once; one over their IP limit is refused.
+  core::Stream* upstream = nullptr;
+  core::UserConnections::Enrollment enrollment;
+  if (session.user_from_store) {
+    auto enrolled = proxy::enroll_store_user(session, [&client, &upstream] {
+      client.close();
+      if (upstream != nullptr) upstream->close();
+    });
+    if (!enrolled) {
+      write_access(session, "rejected");
+      co_return;
+    }
+    enrollment = std::move(*enrolled);
+  }
   write_access(session, "accepted");
   auto server = co_await (*outbound)->connect(session);
   if (!server) {
@@ -129,17 +147,7 @@ awaitable<void> Dispatcher::dispatch(core::Session& session, core::Stream& clien
               session.target.to_string(), server.error().message());
     co_return;
   }
-  // A store user who loses access (removed, disabled, expired, over quota) loses this
-  // connection at once.
-  core::UserConnections::Enrollment enrollment;
-  if (session.user_from_store) {
-    core::Stream* upstream = server->get();
-    enrollment =
-        core::user_connections().enroll(session.user, session.inbound_tag, [&client, upstream] {
-          client.close();
-          upstream->close();
-        });
-  }
+  upstream = server->get();
   // Hand the prefetched bytes over, then give the buffer back before the long relay.
   std::uint64_t first_bytes = first.size();
   session.traffic.add(true, first_bytes);
@@ -182,7 +190,11 @@ awaitable<Expected<core::PacketStreamPtr>> Dispatcher::open_packets(core::Sessio
   auto packets = co_await (*outbound)->open_packets(session);
   if (!packets) co_return packets.error();
   if (!core::traffic_table().enabled && !session.user_from_store) co_return packets;
-  co_return core::PacketStreamPtr(std::make_unique<CountedPackets>(std::move(*packets), session));
+  auto counted = std::make_unique<CountedPackets>(std::move(*packets), session);
+  if (session.user_from_store && !counted->enroll(session)) {
+    co_return base::Error(base::Errc::kBlocked, "the user's IP limit is reached");
+  }
+  co_return core::PacketStreamPtr(std::move(counted));
 }
 
 }  // namespace xsup::worker::dispatch

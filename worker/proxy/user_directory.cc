@@ -60,6 +60,20 @@ bool UserDirectory::has_users(std::string_view tag) const {
   return per_tag_.find(std::string(tag)) != per_tag_.end();
 }
 
+std::optional<core::UserConnections::Enrollment> enroll_store_user(const core::Session& session,
+                                                                   std::function<void()> close) {
+  const users::UserEntry* user = user_directory().by_email(session.inbound_tag, session.user);
+  const std::uint32_t limit = user != nullptr ? user->ip_limit : 0;
+  std::string ip;
+  if (limit != 0 && session.source.address.is_ip()) ip = session.source.address.ip().to_string();
+  auto& registry = core::user_connections();
+  if (!ip.empty() && !registry.admits(session.user, ip, limit)) {
+    log::info(session.id, "user {}: refused {}: IP limit of {} reached", session.user, ip, limit);
+    return std::nullopt;
+  }
+  return registry.enroll(session.user, session.inbound_tag, std::move(ip), std::move(close));
+}
+
 UserDirectory& user_directory() {
   static UserDirectory directory;
   return directory;

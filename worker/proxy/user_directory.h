@@ -5,6 +5,7 @@
 // store user who lost access to their inbound.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,8 @@
 
 #include "shared/config/model.h"
 #include "shared/users/user_set.h"
+#include "worker/core/session.h"
+#include "worker/core/traffic.h"
 
 namespace xsup::worker::proxy {
 
@@ -62,6 +65,12 @@ struct AuthenticatedUser {
 std::optional<AuthenticatedUser> check_account(std::string_view inbound_tag,
                                                const std::vector<config::Account>& accounts,
                                                std::string_view user, std::string_view pass);
+
+// Enrolls the connection of `session`'s store user in core::user_connections(), so that
+// `close` ends it when the user loses access; nullopt when the user's IP limit refuses the
+// client's address (logged with the session's id).
+std::optional<core::UserConnections::Enrollment> enroll_store_user(const core::Session& session,
+                                                                   std::function<void()> close);
 
 // Compares secrets in time independent of where they differ.
 bool same_secret(std::string_view a, std::string_view b);

@@ -89,6 +89,15 @@ class Worker {
                    boot_.slot, version, count, closed);
         continue;
       }
+      if (type == kAllowedIps) {
+        const std::size_t closed =
+            core::user_connections().set_allowed_ips(body.value("users", json::object()));
+        if (closed > 0) {
+          log::info(0, "worker slot {}: {} connections closed by users' IP limits", boot_.slot,
+                    closed);
+        }
+        continue;
+      }
       if (type == kStop) {
         server_.stop();
         co_return;
@@ -116,8 +125,16 @@ class Worker {
   }
 
  private:
-  // Sends the traffic since the last report, if any; false when the channel is gone.
+  // Sends the traffic since the last report, and the client IPs of users with an IP limit
+  // when they changed; false when the channel is gone.
   asio::awaitable<bool> send_stats() {
+    json ips = core::user_connections().take_ip_report();
+    if (!ips.is_null()) {
+      json message = ipc::make_message(kIps);
+      message["users"] = std::move(ips);
+      auto sent = co_await channel_.send(message);
+      if (!sent) co_return false;
+    }
     json deltas = core::traffic_table().take_deltas();
     if (deltas.empty()) co_return true;
     json message = ipc::make_message(kStats);

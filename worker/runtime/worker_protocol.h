@@ -27,6 +27,9 @@ inline constexpr std::string_view kDrain = "drain";  // {timeout_ms}
 inline constexpr std::string_view kStop = "stop";
 inline constexpr std::string_view kTestExecve = "test.execve";  // only with test_triggers
 inline constexpr std::string_view kUsers = "users";  // the store's users: shared/users/user_set.h
+// {users: {email: [ip, ...]}}: the client IPs allowed for each user at their IP limit
+// (worker/core/traffic.h, UserConnections); replaces the last such message.
+inline constexpr std::string_view kAllowedIps = "ips.allowed";
 // Worker -> supervisor.
 inline constexpr std::string_view kReady = "ready";          // {pid, generation, slot}
 inline constexpr std::string_view kHeartbeat = "heartbeat";  // {connections}
@@ -34,17 +37,21 @@ inline constexpr std::string_view kHeartbeat = "heartbeat";  // {connections}
 // {name: [uplink, downlink, connections]}; sent with the heartbeat when non-empty, and once
 // more when a draining worker ends.
 inline constexpr std::string_view kStats = "stats";
+// {users: {email: [ip, ...]}}: the client IPs of users with an IP limit, for the users whose
+// IPs changed since the last report; sent with the heartbeat.
+inline constexpr std::string_view kIps = "ips";
 
 // What a serving worker accepts from the supervisor (the bootstrap came before).
-inline constexpr std::array<std::string_view, 3> kWorkerAcceptsList = {kDrain, kStop, kUsers};
-inline constexpr std::array<std::string_view, 4> kWorkerAcceptsWithTriggersList = {
-    kDrain, kStop, kUsers, kTestExecve};
+inline constexpr std::array<std::string_view, 4> kWorkerAcceptsList = {kDrain, kStop, kUsers,
+                                                                       kAllowedIps};
+inline constexpr std::array<std::string_view, 5> kWorkerAcceptsWithTriggersList = {
+    kDrain, kStop, kUsers, kAllowedIps, kTestExecve};
 inline constexpr std::span<const std::string_view> kWorkerAccepts = kWorkerAcceptsList;
 inline constexpr std::span<const std::string_view> kWorkerAcceptsWithTriggers =
     kWorkerAcceptsWithTriggersList;
 // What the supervisor accepts from a worker.
-inline constexpr std::array<std::string_view, 3> kSupervisorAcceptsList = {kReady, kHeartbeat,
-                                                                           kStats};
+inline constexpr std::array<std::string_view, 4> kSupervisorAcceptsList = {kReady, kHeartbeat,
+                                                                           kStats, kIps};
 inline constexpr std::span<const std::string_view> kSupervisorAccepts = kSupervisorAcceptsList;
 
 // A worker sends one heartbeat per interval; the supervisor replaces a worker silent for

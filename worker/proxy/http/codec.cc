@@ -4,6 +4,8 @@
 #include <array>
 #include <charconv>
 
+#include "shared/base/base64.h"
+
 namespace xsup::worker::proxy::http {
 namespace {
 
@@ -195,19 +197,6 @@ TransferCodings transfer_codings(std::span<const Header> headers) {
   }
   return t;
 }
-
-constexpr std::string_view kBase64Alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-constexpr std::array<std::int8_t, 256> make_base64_table() {
-  std::array<std::int8_t, 256> table{};
-  for (auto& v : table) v = -1;
-  for (std::size_t i = 0; i < kBase64Alphabet.size(); ++i) {
-    table[static_cast<unsigned char>(kBase64Alphabet[i])] = static_cast<std::int8_t>(i);
-  }
-  return table;
-}
-constexpr auto kBase64Table = make_base64_table();
 
 int hex_value(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -531,60 +520,6 @@ std::string serialize_response(const ResponseHead& head, bool keep_alive, bool c
   return out;
 }
 
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    int pad = 0;
-    std::uint32_t bits = 0;
-    for (std::size_t j = 0; j < 4; ++j) {
-      auto c = static_cast<unsigned char>(text[i + j]);
-      if (c == '=') {
-        // Padding only in the last quantum, only at its end, at most two.
-        if (!last || j < 2) return std::nullopt;
-        ++pad;
-        bits <<= 6;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;
-      std::int8_t v = kBase64Table[c];
-      if (v < 0) return std::nullopt;
-      bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    }
-    out.push_back(static_cast<char>(bits >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((bits >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(bits & 0xff));
-  }
-  return out;
-}
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t bits = static_cast<unsigned char>(bytes[i]) << 16 |
-                         static_cast<unsigned char>(bytes[i + 1]) << 8 |
-                         static_cast<unsigned char>(bytes[i + 2]);
-    out.push_back(kBase64Alphabet[bits >> 18]);
-    out.push_back(kBase64Alphabet[(bits >> 12) & 63]);
-    out.push_back(kBase64Alphabet[(bits >> 6) & 63]);
-    out.push_back(kBase64Alphabet[bits & 63]);
-  }
-  std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t bits = static_cast<unsigned char>(bytes[i]) << 16;
-    if (rest == 2) bits |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out.push_back(kBase64Alphabet[bits >> 18]);
-    out.push_back(kBase64Alphabet[(bits >> 12) & 63]);
-    out.push_back(rest == 2 ? kBase64Alphabet[(bits >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
 std::optional<Credentials> decode_basic_auth(std::string_view value) {
   // credentials = auth-scheme 1*SP token68; the scheme is case-insensitive (RFC 9110
   // §11.1, §11.4).
@@ -592,7 +527,7 @@ std::optional<Credentials> decode_basic_auth(std::string_view value) {
   if (sp == std::string_view::npos || !iequals(value.substr(0, sp), "basic")) return std::nullopt;
   std::string_view token = value.substr(sp);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  auto decoded = base64_decode(token);
+  auto decoded = base::base64_decode(token);
   if (!decoded) return std::nullopt;
   // user-id may not contain a colon; the password may (RFC 7617 §2).
   std::size_t colon = decoded->find(':');
@@ -606,7 +541,7 @@ std::string encode_basic_auth(std::string_view user, std::string_view pass) {
   plain.append(user);
   plain.push_back(':');
   plain.append(pass);
-  return "Basic " + base64_encode(plain);
+  return "Basic " + base::base64_encode(plain);
 }
 
 std::string serialize_connect(const net::Destination& target, const config::Account* user,

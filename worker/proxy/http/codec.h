@@ -124,9 +124,6 @@ struct Credentials {
 std::optional<Credentials> decode_basic_auth(std::string_view value);
 // "Basic " + base64(user:pass), for the Proxy-Authorization an outbound sends.
 std::string encode_basic_auth(std::string_view user, std::string_view pass);
-// Standard base64 with padding (RFC 4648 §4); nullopt on any other character or length.
-std::optional<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
 
 // The CONNECT request an HTTP outbound sends to its upstream proxy (RFC 9110 §9.3.6).
 std::string serialize_connect(const net::Destination& target, const config::Account* user,

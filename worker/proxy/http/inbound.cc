@@ -241,11 +241,18 @@ class ClientConnection {
       session_.user_from_store = user->from_store;
       enrollment_ = {};
       if (user->from_store) {
-        // A store user who loses access loses this connection at once.
-        enrollment_ = core::user_connections().enroll(user->email, tag, [this] {
+        // A store user who loses access loses this connection at once; one over their IP
+        // limit is refused.
+        auto enrolled = enroll_store_user(session_, [this] {
           if (upstream_) upstream_->close();
           if (client_) client_->close();
         });
+        if (!enrolled) {
+          session_.user.clear();
+          session_.user_from_store = false;
+          return false;
+        }
+        enrollment_ = std::move(*enrolled);
       }
     }
     return true;

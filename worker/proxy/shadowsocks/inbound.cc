@@ -1,5 +1,6 @@
 #include "worker/proxy/shadowsocks/inbound.h"
 
+#include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <map>
 #include <vector>
 
+#include "shared/base/base64.h"
 #include "shared/base/log.h"
 #include "worker/core/buffer_pool.h"
 #include "worker/core/deadline.h"
@@ -18,6 +20,7 @@
 #include "worker/proxy/shadowsocks/codec2022.h"
 #include "worker/proxy/shadowsocks/shadowsocks.h"
 #include "worker/proxy/shadowsocks/stream.h"
+#include "worker/proxy/user_directory.h"
 
 namespace xsup::worker::proxy::shadowsocks {
 namespace {
@@ -27,7 +30,10 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // The largest UDP payload (RFC 768 over IPv4, 65535 - 8 - 20).
 constexpr std::size_t kMaxDatagram = 65507;
 
-std::vector<UserEntry> entries(const config::ShadowsocksInbound& settings) {
+// The config's users, then the store's users of inbound `tag`: each store user takes the
+// inbound's method; a 2022 user's password is their base64 uPSK (the supervisor checks it).
+std::vector<UserEntry> entries(const config::ShadowsocksInbound& settings,
+                               const users::UserSet& store, std::string_view tag) {
   std::vector<UserEntry> out;
   for (const auto& u : settings.users) {
     UserEntry e;
@@ -36,6 +42,27 @@ std::vector<UserEntry> entries(const config::ShadowsocksInbound& settings) {
     if (!u.psks.empty()) e.psk = u.psks.front();
     e.method = parse_method(u.method).value_or(Method::kAes128Gcm);
     e.level = u.level;
+    out.push_back(std::move(e));
+  }
+  const auto method = parse_method(settings.method);
+  if (!method) return out;
+  for (const auto& u : store.users) {
+    if (u.password.empty() ||
+        std::find(u.inbounds.begin(), u.inbounds.end(), tag) == u.inbounds.end()) {
+      continue;
+    }
+    UserEntry e;
+    e.email = u.email;
+    e.method = *method;
+    e.level = u.level;
+    e.from_store = true;
+    if (is_2022(*method)) {
+      auto psk = base::base64_decode(u.password);
+      if (!psk || psk->size() != info(*method).key_size) continue;
+      e.psk = std::move(*psk);
+    } else {
+      e.password = u.password;
+    }
     out.push_back(std::move(e));
   }
   return out;
@@ -83,16 +110,21 @@ std::unique_ptr<Inbound> make_inbound(const InboundContext& context) {
 ShadowsocksInbound::ShadowsocksInbound(const InboundContext& context)
     : context_(context),
       settings_(std::get<config::ShadowsocksInbound>(context.config.settings)),
-      users_(std::make_shared<const UserTable>(entries(settings_), settings_.identity_psk)),
       salts_(std::make_shared<SaltFilter>()),
       // B.2: salts are remembered for at least 60 s.
       salts_2022_(std::make_shared<SaltFilter>(256 * 1024, std::chrono::seconds(60))) {}
 
 bool ShadowsocksInbound::wants_udp() const { return settings_.udp; }
 
-void ShadowsocksInbound::set_users(UserTablePtr users) {
-  users_ = std::move(users);
-  ++users_generation_;
+const UserTablePtr& ShadowsocksInbound::current_users() {
+  const UserDirectory& directory = user_directory();
+  if (directory.version() != store_version_) {
+    users_ = std::make_shared<const UserTable>(
+        entries(settings_, directory.set(), context_.config.tag), settings_.identity_psk);
+    store_version_ = directory.version();
+    ++users_generation_;
+  }
+  return users_;
 }
 
 awaitable<void> ShadowsocksInbound::reject(core::Stream& stream, const core::Session& session,
@@ -110,7 +142,7 @@ awaitable<void> ShadowsocksInbound::reject(core::Stream& stream, const core::Ses
 // ---- TCP ---------------------------------------------------------------------------------
 
 awaitable<void> ShadowsocksInbound::serve(core::StreamPtr stream, core::Session session) {
-  const UserTablePtr users = users_;  // this connection's view, whatever a swap does
+  const UserTablePtr users = current_users();  // this connection's view, whatever a push does
   session.policy = context_.policy.level(0);
   session.sniffing = &context_.config.sniffing;
   if (!settings_.tcp) {
@@ -157,6 +189,7 @@ awaitable<void> ShadowsocksInbound::serve(core::StreamPtr stream, core::Session 
     co_return;
   }
   session.user = user.email;
+  session.user_from_store = user.from_store;
   session.level = user.level;
   session.policy = context_.policy.level(user.level);
 
@@ -205,7 +238,7 @@ awaitable<void> ShadowsocksInbound::serve(core::StreamPtr stream, core::Session 
 // ---- UDP ---------------------------------------------------------------------------------
 
 awaitable<void> ShadowsocksInbound::serve_udp(asio::ip::udp::socket& socket) {
-  if (users_->is_2022()) {
+  if (current_users()->is_2022()) {
     co_await serve_udp_2022(socket);
     co_return;
   }
@@ -234,6 +267,7 @@ awaitable<void> ShadowsocksInbound::serve_udp(asio::ip::udp::socket& socket) {
         co_await socket.async_receive_from(asio::buffer(rx.get(), kMaxDatagram), client, kTuple);
     if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) break;
     if (ec) continue;  // ICMP errors surface here; the socket lives on
+    current_users();
     if (generation != users_generation_) {
       by_user.clear();
       users = users_;
@@ -262,6 +296,7 @@ awaitable<void> ShadowsocksInbound::serve_udp(asio::ip::udp::socket& socket) {
     if (!sessions) {
       core::Session p = prototype;
       p.user = user.email;
+      p.user_from_store = user.from_store;
       p.level = user.level;
       p.policy = context_.policy.level(user.level);
       const Method method = user.method;
@@ -376,6 +411,7 @@ awaitable<void> ShadowsocksInbound::serve_2022(core::StreamPtr stream, core::Ses
   if (deadline.expired()) co_return;
 
   session.user = user.email;
+  session.user_from_store = user.from_store;
   session.level = user.level;
   session.policy = context_.policy.level(user.level);
   session.target = request->target;
@@ -447,6 +483,7 @@ awaitable<void> ShadowsocksInbound::serve_udp_2022(asio::ip::udp::socket& socket
         co_await socket.async_receive_from(asio::buffer(rx.get(), kMaxDatagram), client, kTuple);
     if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) break;
     if (ec) continue;
+    current_users();
     if (generation != users_generation_) {
       by_user.clear();
       clients.clear();
@@ -536,6 +573,7 @@ awaitable<void> ShadowsocksInbound::serve_udp_2022(asio::ip::udp::socket& socket
     if (!sessions) {
       core::Session p = prototype;
       p.user = user.email;
+      p.user_from_store = user.from_store;
       p.level = user.level;
       p.policy = context_.policy.level(user.level);
       const Key psk = user.key;

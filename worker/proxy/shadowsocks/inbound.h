@@ -11,6 +11,7 @@
 // that user's key.
 
 #include <asio/ip/udp.hpp>
+#include <limits>
 #include <memory>
 
 #include "worker/proxy/inbound.h"
@@ -27,10 +28,10 @@ class ShadowsocksInbound final : public Inbound {
   bool wants_udp() const override;
   awaitable<void> serve_udp(asio::ip::udp::socket& socket) override;
 
-  // Replaces the user table (users added or removed at run time). Connections already
-  // authenticated keep their user; UDP sessions of the old table end.
-  void set_users(UserTablePtr users);
-  const UserTablePtr& users() const { return users_; }
+  // The table of the config's users and the store's users of this inbound, rebuilt when
+  // the supervisor has pushed a new user set since the last look. Connections already
+  // authenticated keep their user; UDP sessions of an older table end.
+  const UserTablePtr& current_users();
 
  private:
   // Reads and drops what the client sends for a random time, then closes (A.3: a prober
@@ -48,6 +49,8 @@ class ShadowsocksInbound final : public Inbound {
   std::shared_ptr<SaltFilter> salts_;
   std::shared_ptr<SaltFilter> salts_2022_;
   std::uint64_t users_generation_ = 0;
+  // The pushed set users_ was built with; none yet, so the first look rebuilds.
+  std::uint64_t store_version_ = std::numeric_limits<std::uint64_t>::max();
 };
 
 }  // namespace xsup::worker::proxy::shadowsocks

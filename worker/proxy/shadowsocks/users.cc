@@ -19,6 +19,7 @@ UserTable::UserTable(const std::vector<UserEntry>& entries, const std::string& i
     User user;
     user.email = entry.email;
     user.level = entry.level;
+    user.from_store = entry.from_store;
     user.method = entry.method;
     if (shadowsocks::is_2022(entry.method)) {
       std::memcpy(user.key.data(), entry.psk.data(), std::min(entry.psk.size(), user.key.size()));

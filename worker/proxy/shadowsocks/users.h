@@ -30,11 +30,13 @@ struct UserEntry {
   std::string psk;       // the credential (2022): raw key bytes
   Method method = Method::kAes128Gcm;
   std::uint32_t level = 0;
+  bool from_store = false;  // pushed by the supervisor's store (may lose access live)
 };
 
 struct User {
   std::string email;
   std::uint32_t level = 0;
+  bool from_store = false;
   Method method = Method::kAes128Gcm;
   Key key{};                                // password_key(password), or the 2022 PSK
   std::array<std::uint8_t, 16> psk_hash{};  // 2022: BLAKE3(psk)[0:16]

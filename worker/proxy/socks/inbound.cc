@@ -119,8 +119,8 @@ awaitable<void> SocksInbound::hold_association(core::Stream& stream, const core:
   // A store user who loses access loses the association (and so its UDP) at once.
   core::UserConnections::Enrollment enrollment;
   if (session.user_from_store) {
-    enrollment = core::user_connections().enroll(session.user, session.inbound_tag,
-                                                 [&stream] { stream.close(); });
+    auto enrolled = enroll_store_user(session, [&stream] { stream.close(); });
+    if (enrolled) enrollment = std::move(*enrolled);
   }
   // The TCP connection only says the association is alive (RFC 1928 §7): drain it until the
   // client closes it.

@@ -27,6 +27,11 @@ inline constexpr std::uint8_t kVersion = 0x00;
 enum class Command : std::uint8_t { kTcp = 0x01, kUdp = 0x02, kMux = 0x03, kReverse = 0x04 };
 // spec/vless.md §3.3: the one flow Xray puts in the addons.
 inline constexpr std::string_view kFlowVision = "xtls-rprx-vision";
+// A configured flow that runs Vision: xtls-rprx-vision, or its -udp443 variant (which
+// only lets a client proxy UDP to port 443; on the wire it is the same flow).
+inline bool is_vision_flow(std::string_view flow) {
+  return flow == kFlowVision || flow == "xtls-rprx-vision-udp443";
+}
 // spec/vless.md §9.1: with fallbacks, fewer first bytes than this go to the fallback.
 inline constexpr std::size_t kMinFirstBytes = 18;
 // VERSION UUID ADDONSLEN ADDONS(255) COMMAND and the longest address.

@@ -10,7 +10,9 @@
 #include "worker/proxy/stream_datagrams.h"
 #include "worker/proxy/user_directory.h"
 #include "worker/proxy/vless/udp_framing.h"
+#include "worker/proxy/vless/vision_stream.h"
 #include "worker/proxy/vless/vless.h"
+#include "worker/transport/tls/tls_stream.h"
 
 namespace xsup::worker::proxy::vless {
 
@@ -34,6 +36,21 @@ const UserTablePtr& VlessInbound::current_users() {
   }
   return users_;
 }
+
+namespace {
+
+// spec/vless.md §5: a Vision user may come without the flow for UDP, and for a Mux body
+// whose first frame opens XUDP (session id 0, network UDP).
+bool vision_user_may_skip_flow(const Request& request, const core::Buffer& buffer,
+                               std::size_t consumed, std::size_t filled) {
+  if (request.command == Command::kUdp) return true;
+  if (request.command != Command::kMux) return false;
+  if (filled - consumed < 7) return false;
+  const std::uint8_t* frame = buffer.data() + consumed;
+  return frame[2] == 0 && frame[3] == 0 && frame[6] == 0x02;
+}
+
+}  // namespace
 
 std::unique_ptr<Inbound> make_inbound(const InboundContext& context) {
   return std::make_unique<VlessInbound>(context);
@@ -114,16 +131,41 @@ awaitable<void> VlessInbound::serve(core::StreamPtr stream, core::Session sessio
     co_return;
   }
 
-  // spec/vless.md §5: the flow the client asks for must be the user's.
-  if (request.flow != user->flow) {
-    if (request.flow == kFlowVision) {
-      log::info(session.id, "vless: rejected: user {} is not able to use the flow {}", user->email,
-                request.flow);
-    } else {
-      log::info(session.id, "vless: rejected: unknown flow \"{}\"", request.flow);
-    }
+  // spec/vless.md §5: the flow the client asks for must suit the user's.
+  const bool user_vision = is_vision_flow(user->flow);
+  const bool vision = request.flow == kFlowVision;
+  if (!request.flow.empty() && !vision) {
+    log::info(session.id, "vless: rejected: unknown flow \"{}\"", request.flow);
     stream->close();
     co_return;
+  }
+  if (vision && !user_vision) {
+    log::info(session.id, "vless: rejected: user {} is not able to use the flow {}", user->email,
+              request.flow);
+    stream->close();
+    co_return;
+  }
+  if (user_vision && !vision && !vision_user_may_skip_flow(request, buffer, consumed, filled)) {
+    // TLS-in-TLS without padding would show its signature (spec/vless.md §5).
+    log::info(session.id, "vless: rejected: user {} must use the flow {}", user->email,
+              kFlowVision);
+    stream->close();
+    co_return;
+  }
+  transport::tls::TlsStream* outer_tls = nullptr;
+  if (vision) {
+    if (request.command == Command::kUdp) {
+      log::info(session.id, "vless: rejected: the flow {} doesn't support UDP", request.flow);
+      stream->close();
+      co_return;
+    }
+    // spec/vision.md §1: only TLS 1.3 directly over TCP may be left for the raw socket.
+    outer_tls = dynamic_cast<transport::tls::TlsStream*>(stream.get());
+    if (outer_tls == nullptr || !outer_tls->is_tls13()) {
+      log::info(session.id, "vless: rejected: XTLS only supports TLS 1.3 directly over TCP");
+      stream->close();
+      co_return;
+    }
   }
   session.user = user->email;
   session.user_from_store = user->from_store;
@@ -150,6 +192,16 @@ awaitable<void> VlessInbound::serve(core::StreamPtr stream, core::Session sessio
     log::info(session.id, "vless: response write failed: {}", ec.message());
     stream->close();
     co_return;
+  }
+
+  if (vision) {
+    // spec/vision.md §1: the padding frames start right after the request header; the
+    // server's frames carry the 16 bytes the client sent.
+    std::span<const std::uint8_t> rest(buffer.data() + consumed, filled - consumed);
+    stream = std::make_unique<VisionStream>(std::move(stream), *outer_tls, request.user, rest,
+                                            session.id);
+    buffer = core::Buffer{};
+    consumed = filled = 0;
   }
 
   // spec/mux.md §2: command 0x03, or the Mux.Cool target from a client that names it.

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cerrno>
@@ -86,7 +87,15 @@ awaitable<std::error_code> TlsStream::handshake() {
   }
 }
 
+bool TlsStream::is_tls13() const { return SSL_version(ssl_) == TLS1_3_VERSION; }
+
+int TlsStream::splice_fd() const {
+  if (!raw_read_ || !raw_write_ || SSL_pending(ssl_) > 0) return -1;
+  return tcp_->splice_fd();
+}
+
 awaitable<std::error_code> TlsStream::wait_readable() {
+  if (raw_read_ && SSL_pending(ssl_) == 0) co_return co_await tcp_->wait_readable();
   // A record already decrypted, or raw bytes of the next one held by OpenSSL.
   if (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_) == 1) co_return std::error_code{};
   co_return co_await tcp_->wait_readable();
@@ -94,6 +103,18 @@ awaitable<std::error_code> TlsStream::wait_readable() {
 
 awaitable<core::IoResult> TlsStream::read_some(asio::mutable_buffer buffer) {
   if (buffer.size() == 0) co_return core::IoResult{};
+  if (raw_read_) {
+    // spec/vision.md §5 step 4: the rest of the record that held the Direct frame first.
+    // With read_ahead off OpenSSL pulled nothing past it from the socket.
+    const int pending = SSL_pending(ssl_);
+    if (pending <= 0) co_return co_await tcp_->read_some(buffer);
+    std::size_t n = 0;
+    const std::size_t want = std::min(buffer.size(), static_cast<std::size_t>(pending));
+    ERR_clear_error();
+    if (SSL_read_ex(ssl_, buffer.data(), want, &n) == 1) co_return core::IoResult{{}, n};
+    error_text_ = take_openssl_error();
+    co_return core::IoResult{base::make_error_code(base::Errc::kProtocol), 0};
+  }
   for (;;) {
     ERR_clear_error();
     errno = 0;
@@ -106,6 +127,7 @@ awaitable<core::IoResult> TlsStream::read_some(asio::mutable_buffer buffer) {
 }
 
 awaitable<std::error_code> TlsStream::write(std::span<const asio::const_buffer> buffers) {
+  if (raw_write_) co_return co_await tcp_->write(buffers);
   for (const auto& buffer : buffers) {
     const auto* data = static_cast<const std::uint8_t*>(buffer.data());
     std::size_t left = buffer.size();
@@ -129,6 +151,10 @@ awaitable<std::error_code> TlsStream::write(std::span<const asio::const_buffer> 
 
 awaitable<std::error_code> TlsStream::shutdown_send() {
   if (sent_close_notify_) co_return std::error_code{};
+  if (raw_write_) {
+    sent_close_notify_ = true;  // no TLS record after the switch (spec/vision.md §7)
+    co_return co_await tcp_->shutdown_send();
+  }
   for (;;) {
     ERR_clear_error();
     errno = 0;

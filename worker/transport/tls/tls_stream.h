@@ -3,7 +3,11 @@
 // writes the socket itself; when it would block, the stream waits on the socket's
 // readiness, which it has then seen fail with EAGAIN (the reactor is edge-triggered).
 // The SSL object holds no record buffers while idle (SSL_MODE_RELEASE_BUFFERS, set on
-// every context by context.cc). Bytes change on the way, so there is no splice_fd().
+// every context by context.cc). Bytes change on the way, so there is no splice_fd() —
+// until XTLS Vision (spec/vision.md §5, §8) turns both directions raw: then reads hand out
+// the plaintext OpenSSL still holds and go on from the bare socket, writes go straight to
+// it, and splice_fd() is the socket. read_ahead stays off (OpenSSL's default), so OpenSSL
+// never holds raw bytes past the record it returned.
 
 #include <openssl/ssl.h>
 
@@ -35,6 +39,16 @@ class TlsStream final : public core::Stream {
   awaitable<std::error_code> write(std::span<const asio::const_buffer> buffers) override;
   awaitable<std::error_code> shutdown_send() override;
   void close() override { tcp_->close(); }
+  int splice_fd() const override;
+  awaitable<std::error_code> wait_writable() override { return tcp_->wait_writable(); }
+
+  // The outer session is TLS 1.3, the one version Vision may leave (spec/vision.md §7).
+  bool is_tls13() const;
+  // Vision's direct copy (spec/vision.md §5): from now on reads bypass TLS once the
+  // decrypted bytes OpenSSL holds are out; writes bypass it at once. Neither sends any
+  // further TLS record (no close_notify, spec/vision.md §7).
+  void set_raw_read() { raw_read_ = true; }
+  void set_raw_write() { raw_write_ = true; }
 
  private:
   // What to do after an SSL call returned `result`: wait for the socket and retry (an
@@ -49,6 +63,8 @@ class TlsStream final : public core::Stream {
   SSL* ssl_;
   std::string error_text_;
   bool sent_close_notify_ = false;
+  bool raw_read_ = false;
+  bool raw_write_ = false;
 };
 
 }  // namespace xsup::worker::transport::tls

@@ -62,11 +62,17 @@ TEST(VlessConfig, StringIdsMapToUuidV5) {
 TEST(VlessConfig, Rejections) {
   EXPECT_THAT(errors(inbound_settings("vless", R"({"clients": []})")),
               ElementsAre("inbounds[0].settings.decryption: required (\"none\")"));
+  EXPECT_THAT(errors(inbound_settings(
+                  "vless", std::string(R"({"decryption": "none", "clients": [{"id": ")") + kId +
+                               R"(", "flow": "xtls-rprx-vision"}]})")),
+              ElementsAre("inbounds[0].settings.clients[0].flow: \"xtls-rprx-vision\" needs "
+                          "streamSettings network \"raw\" (tcp) with security \"tls\""));
   EXPECT_THAT(
       errors(
           inbound_settings("vless", std::string(R"({"decryption": "none", "clients": [{"id": ")") +
-                                        kId + R"(", "flow": "xtls-rprx-vision"}]})")),
-      ElementsAre("inbounds[0].settings.clients[0].flow: \"xtls-rprx-vision\" not supported yet"));
+                                        kId + R"(", "flow": "xtls-rprx-direct"}]})")),
+      ElementsAre("inbounds[0].settings.clients[0].flow: \"xtls-rprx-direct\" is not a flow "
+                  "(\"\", xtls-rprx-vision, xtls-rprx-vision-udp443)"));
   EXPECT_THAT(errors(inbound_settings(
                   "vless", std::string(R"({"decryption": "none", "clients": [{"id": ")") + kId +
                                R"("}, {"id": "b831381d-6324-ffff-ad4f-8cda48b30811"}]})")),
@@ -75,6 +81,29 @@ TEST(VlessConfig, Rejections) {
   EXPECT_THAT(errors(inbound_settings("vless", R"({"decryption": "mlkem768x25519plus.x"})")),
               ElementsAre("inbounds[0].settings.decryption: \"mlkem768x25519plus.x\" not "
                           "supported yet (only \"none\")"));
+}
+
+LoadResult vision_outbound(std::string_view stream, std::string_view flow = "xtls-rprx-vision") {
+  return load_text(std::string(R"({"outbounds": [{"protocol": "vless", "settings": {"vnext": [)"
+                               R"({"address": "a.test", "port": 443, "users": [{"id": ")") +
+                       kId + R"(", "encryption": "none", "flow": ")" + std::string(flow) +
+                       R"("}]}]}, "streamSettings": )" + std::string(stream) + "}]}",
+                   "test.json");
+}
+
+TEST(VlessConfig, VisionNeedsTlsOverRawTcp) {
+  for (const char* flow : {"xtls-rprx-vision", "xtls-rprx-vision-udp443"}) {
+    auto r = vision_outbound(R"({"network": "tcp", "security": "tls"})", flow);
+    ASSERT_TRUE(r.ok()) << errors(r).front();
+    EXPECT_EQ(std::get<VlessOutbound>(r.config.outbounds[0].settings).vnext[0].users[0].flow, flow);
+  }
+  EXPECT_THAT(errors(vision_outbound(R"({"network": "tcp"})")),
+              ElementsAre("outbounds[0].settings.vnext[0].users[0].flow: \"xtls-rprx-vision\" "
+                          "needs streamSettings network \"raw\" (tcp) with security \"tls\""));
+  EXPECT_THAT(errors(outbound_settings("trojan", R"({"servers": [{"address": "a.test", "port": 1,
+                    "password": "p", "flow": "xtls-rprx-vision"}]})")),
+              ElementsAre("outbounds[0].settings.servers[0].flow: \"xtls-rprx-vision\" is for "
+                          "VLESS only"));
 }
 
 TEST(VlessConfig, Fallbacks) {
@@ -129,6 +158,52 @@ TEST(VlessConfig, Outbound) {
                           "(\"none\")"));
   EXPECT_THAT(errors(outbound_settings("vless", R"({})")),
               ElementsAre("outbounds[0].settings.vnext: required"));
+}
+
+// Xray's flat outbound form: the one server's and user's fields in settings itself.
+TEST(OutboundConfig, FlatFormOfEveryProtocol) {
+  auto r = outbound_settings("vless", std::string(R"({"address": "example.com", "port": 443,
+      "id": ")") + kId + R"(", "encryption": "none", "level": 2, "email": "v@x"})");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  EXPECT_TRUE(r.warnings().empty()) << r.warnings().front().to_string();
+  const auto& vless = std::get<VlessOutbound>(r.config.outbounds[0].settings);
+  ASSERT_EQ(vless.vnext.size(), 1u);
+  EXPECT_EQ(vless.vnext[0].address.host_port(), "example.com:443");
+  ASSERT_EQ(vless.vnext[0].users.size(), 1u);
+  EXPECT_EQ(crypto::to_string(vless.vnext[0].users[0].id), kId);
+  EXPECT_EQ(vless.vnext[0].users[0].level, 2u);
+
+  r = outbound_settings("vmess", std::string(R"({"address": "1.2.3.4", "port": 8443, "id": ")") +
+                                     kId + R"(", "security": "chacha20-poly1305"})");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  EXPECT_TRUE(r.warnings().empty()) << r.warnings().front().to_string();
+  const auto& vmess = std::get<VmessOutbound>(r.config.outbounds[0].settings);
+  ASSERT_EQ(vmess.vnext.size(), 1u);
+  EXPECT_EQ(vmess.vnext[0].address.host_port(), "1.2.3.4:8443");
+  EXPECT_EQ(vmess.vnext[0].users[0].security, VmessSecurity::kChacha20Poly1305);
+
+  r = outbound_settings("trojan", R"({"address": "t.example", "port": 443, "password": "p"})");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  EXPECT_TRUE(r.warnings().empty()) << r.warnings().front().to_string();
+  EXPECT_EQ(std::get<TrojanOutbound>(r.config.outbounds[0].settings).servers[0].user.password, "p");
+
+  r = outbound_settings("shadowsocks", R"({"address": "s.example", "port": 8388,
+      "method": "aes-128-gcm", "password": "pw"})");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  EXPECT_TRUE(r.warnings().empty()) << r.warnings().front().to_string();
+  const auto& ss = std::get<ShadowsocksOutbound>(r.config.outbounds[0].settings);
+  ASSERT_EQ(ss.servers.size(), 1u);
+  EXPECT_EQ(ss.servers[0].address.host_port(), "s.example:8388");
+  EXPECT_EQ(ss.servers[0].user.method, "aes-128-gcm");
+
+  // Errors name the flat field.
+  EXPECT_THAT(errors(outbound_settings("vless", R"({"address": "", "port": 443, "id": "",
+      "encryption": "none"})")),
+              ElementsAre("outbounds[0].settings.address: must not be empty",
+                          "outbounds[0].settings.id: \"\" is not a UUID nor a string of 1 to "
+                          "30 bytes"));
+  EXPECT_THAT(errors(outbound_settings("trojan", R"({"address": "a", "port": 1})")),
+              ElementsAre("outbounds[0].settings.password: required"));
 }
 
 TEST(TrojanConfig, InboundAndOutbound) {

@@ -58,8 +58,8 @@ TEST(VmessConfig, AlterIdRefused) {
   EXPECT_THAT(
       strings(inbound(R"({"clients": [{"id": "an-alias-that-is-longer-than-30"}]})").errors()),
       ElementsAre("inbounds[0].settings.clients[0].id: "
-                  "\"an-alias-that-is-longer-than-30\" is neither a UUID nor a 1-30 "
-                  "byte alias"));
+                  "\"an-alias-that-is-longer-than-30\" is not a UUID nor a string of 1 to "
+                  "30 bytes"));
 }
 
 TEST(VmessConfig, OutboundSecurity) {

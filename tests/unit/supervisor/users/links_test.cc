@@ -1,13 +1,12 @@
 #include "supervisor/users/links.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include "worker/proxy/http/codec.h"
 
 namespace xsup::supervisor::users {
 namespace {
@@ -28,7 +27,7 @@ std::string link_or_error(const json& inbound, const LinkUser& user,
   return *link;
 }
 
-// Decoded with the HTTP codec's base64 (standard alphabet, padded), not the code under test.
+// Decoded with OpenSSL's base64 (standard alphabet, padded), not the code under test.
 std::optional<std::string> decode_base64(std::string text, bool url) {
   if (url) {
     EXPECT_EQ(text.find('='), std::string::npos) << "SIP002 base64url has no padding";
@@ -37,7 +36,15 @@ std::optional<std::string> decode_base64(std::string text, bool url) {
     std::replace(text.begin(), text.end(), '_', '/');
     text.append((4 - text.size() % 4) % 4, '=');
   }
-  return worker::proxy::http::base64_decode(text);
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  const std::size_t pad = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
 }
 
 json decode_vmess(const std::string& link) {
@@ -226,10 +233,21 @@ TEST(ShareLink, VmessWithRealityIsRefused) {
 TEST(ShareLink, ShadowsocksSingleUserIsBase64UrlWithoutPadding) {
   const json inbound = json::parse(R"({"protocol": "shadowsocks", "port": 8388,
       "settings": {"method": "aes-256-gcm", "password": "p>?~w0rd"}})");
-  const std::string link = link_or_error(inbound, make_user("s s", "", "ignored"));
+  const std::string link = link_or_error(inbound, make_user("s s"));
   EXPECT_EQ(link, "ss://YWVzLTI1Ni1nY206cD4_fncwcmQ@example.com:8388#s%20s");
   const std::string userinfo = link.substr(5, link.find('@') - 5);
   EXPECT_EQ(decode_base64(userinfo, true), "aes-256-gcm:p>?~w0rd");
+  // A store user joins the inbound with their own password.
+  const std::string own = link_or_error(inbound, make_user("s", "", "mine"));
+  EXPECT_EQ(decode_base64(own.substr(5, own.find('@') - 5), true), "aes-256-gcm:mine");
+}
+
+TEST(ShadowsocksLink, StoreUserTakesTheFirstClientsMethodWithoutATopLevelOne) {
+  const json inbound = json::parse(R"({"protocol": "shadowsocks", "port": 8388,
+      "settings": {"clients": [{"password": "u1pass", "method": "chacha20-ietf-poly1305"}]}})");
+  const std::string link = link_or_error(inbound, make_user("store", "", "spass"));
+  EXPECT_EQ(decode_base64(link.substr(5, link.find('@') - 5), true),
+            "chacha20-ietf-poly1305:spass");
 }
 
 TEST(ShadowsocksLink, MultiUserTakesTheClientsMethod) {

@@ -131,7 +131,7 @@ TEST(UserDirectory, ReplaceClosesTheConnectionsOfUsersWhoLostAccessOnly) {
     live[k].tag = who[k].second;
   }
   for (auto& c : live) {
-    c.enrollment = registry.enroll(c.user, c.tag, [&c] { ++c.closed; });
+    c.enrollment = registry.enroll(c.user, c.tag, "", [&c] { ++c.closed; });
   }
   ASSERT_EQ(registry.size(), before + live.size());
 

@@ -374,26 +374,6 @@ TEST(HttpCodec, HopByHopRemoval) {
             "Set-Cookie: a=b\r\nConnection: keep-alive\r\n\r\n");
 }
 
-TEST(HttpCodec, Base64) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64_decode("Zg=="), "f");
-  EXPECT_EQ(base64_decode("Zm8="), "fo");
-  EXPECT_EQ(base64_decode("Zm9vYmFy"), "foobar");
-  EXPECT_EQ(base64_decode(""), "");
-  EXPECT_FALSE(base64_decode("Zg"));
-  EXPECT_FALSE(base64_decode("Z==="));
-  EXPECT_FALSE(base64_decode("Zg==Zg=="));
-  EXPECT_FALSE(base64_decode("Z=g="));
-  EXPECT_FALSE(base64_decode("Zm9-"));
-  std::string all;
-  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
-  EXPECT_EQ(base64_decode(base64_encode(all)), all);
-}
-
 TEST(HttpCodec, BasicAuth) {
   auto c = decode_basic_auth("Basic dXNlcjpwYTpzcw==");
   ASSERT_TRUE(c);
