@@ -126,7 +126,11 @@ struct TlsConfig {
   std::string tls13_suites;   // ... and TLS 1.3
   std::vector<TlsCertificate> certificates;
   bool disable_system_root = false;
-  std::string path;  // JSON path of tlsSettings, for messages
+  std::vector<std::string> verify_cas;           // PEM of certificates with usage "verify"
+  std::vector<std::string> pinned_chain_sha256;  // base64, pinnedPeerCertificateChainSha256
+  bool enable_session_resumption = false;
+  std::string master_key_log;  // NSS key-log file; "" = none
+  std::string path;            // JSON path of tlsSettings, for messages
 };
 
 struct StreamSettings {

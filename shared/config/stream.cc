@@ -13,6 +13,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -144,14 +145,41 @@ void build_certificate(const Value& value, TlsConfig& tls) {
       u && !u->empty() && *u != "encipherment" && *u != "verify" && *u != "issue") {
     usage.error(fmt::format("{} is not a certificate usage (encipherment, verify, issue)",
                             show(usage.json())));
-  } else if (u && (*u == "verify" || *u == "issue")) {
+  } else if (u && *u == "issue") {
     usage.error(fmt::format("{} not supported yet", show(usage.json())));
   }
   if (Value chain = cert.get("buildChain"); chain.as_bool().value_or(false)) {
     chain.not_supported();
   }
-  if (!usage.as_string().value_or("").empty() && *usage.as_string() != "encipherment") {
+  if (usage.as_string().value_or("") == "issue") {
     cert.ignore_rest();  // refused above: its certificate is not needed
+    return;
+  }
+  if (usage.as_string().value_or("") == "verify") {
+    // A CA the client trusts: the certificate alone, no key.
+    auto file = cert.get("certificateFile").as_string().value_or("");
+    auto lines = cert.get("certificate").as_string_list(false);
+    std::optional<std::string> text;
+    if (!file.empty()) {
+      text = read_pem_file(cert.get("certificateFile"), file);
+    } else if (lines && !lines->empty()) {
+      text = join_lines(*lines);
+    } else {
+      value.error("certificateFile or certificate required");
+    }
+    cert.get("keyFile").as_string();
+    cert.get("key").as_string_list(false);
+    if (!text) return;
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+        BIO_new_mem_buf(text->data(), static_cast<int>(text->size())), &BIO_free);
+    std::unique_ptr<X509, decltype(&X509_free)> ca(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+    ERR_clear_error();
+    if (!ca) {
+      value.error("no PEM certificate found");
+      return;
+    }
+    tls.verify_cas.push_back(std::move(*text));
     return;
   }
   TlsCertificate out;
@@ -235,17 +263,13 @@ void build_cipher_suites(const Value& value, TlsConfig& tls) {
 
 // Fields of TLSObject xsup does not implement: refused when set to anything but the default.
 void refuse_unless_default(Object& tls) {
-  for (std::string_view key : {"enableSessionResumption"}) {
-    if (Value v = tls.get(key); v.as_bool().value_or(false)) v.not_supported();
-  }
-  tls.get("disableSessionResumption").as_bool();  // the client never resumes anyway
+  tls.get("disableSessionResumption").as_bool();  // resumption is off unless enabled
   for (std::string_view key : {"fingerprint", "pinnedPeerCertSha256", "verifyPeerCertByName",
-                               "masterKeyLog", "echServerKeys", "echConfigList", "echForceQuery"}) {
+                               "echServerKeys", "echConfigList", "echForceQuery"}) {
     if (Value v = tls.get(key); !v.as_string().value_or("").empty()) v.not_supported();
   }
   for (std::string_view key :
-       {"pinnedPeerCertificateChainSha256", "pinnedPeerCertificatePublicKeySha256",
-        "verifyPeerCertInNames", "curvePreferences"}) {
+       {"pinnedPeerCertificatePublicKeySha256", "verifyPeerCertInNames", "curvePreferences"}) {
     Value v = tls.get(key);
     auto list = v.as_string_list();
     if (!list) continue;
@@ -288,6 +312,25 @@ TlsConfig build_tls(const Value& value, bool inbound) {
   build_cipher_suites(tls.get("cipherSuites"), out);
   for (const auto& cert : tls.get("certificates").elements()) build_certificate(cert, out);
   tls.read("disableSystemRoot", out.disable_system_root);
+  if (inbound && !out.verify_cas.empty()) {
+    tls.get("certificates")
+        .error("usage \"verify\" on an inbound (client certificates) not supported yet");
+  }
+  tls.read("enableSessionResumption", out.enable_session_resumption);
+  tls.read("masterKeyLog", out.master_key_log);
+  if (Value pins = tls.get("pinnedPeerCertificateChainSha256"); auto list = pins.as_string_list()) {
+    for (const auto& pin : *list) {
+      if (pin.empty()) continue;  // as Xray: an empty entry pins nothing
+      // Standard base64 of 32 bytes: 43 characters and one '='.
+      if (pin.size() != 44 || pin.back() != '=' ||
+          pin.find_first_not_of(
+              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != 43) {
+        pins.error(fmt::format("{} is not a base64 SHA-256 hash", show(pin)));
+      } else {
+        out.pinned_chain_sha256.push_back(pin);
+      }
+    }
+  }
   refuse_unless_default(tls);
   return out;
 }

@@ -52,6 +52,7 @@ constexpr const char* kUsage =
     "  uuid     print a random UUID for a user id\n"
     "  user     add, change, list and remove the store's users; share links\n"
     "  stats    traffic per user, inbound and outbound: totals, rates, history\n"
+    "  tls      make a self-signed certificate; hash a certificate chain for pinning\n"
     "\n"
     "`xsup <command> --help` describes each.\n";
 
@@ -393,6 +394,7 @@ int run(int argc, char** argv) {
   if (command == "uuid") return cmd_uuid(rest_argc, rest);
   if (command == "user") return cmd_user(rest_argc, rest);
   if (command == "stats") return cmd_stats(rest_argc, rest);
+  if (command == "tls") return cmd_tls(rest_argc, rest);
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;

@@ -26,5 +26,7 @@ int control_request(const char* command, const ControlTarget& target, const std:
 // `xsup user …` and `xsup stats …` (supervisor/cli/user_commands.cc).
 int cmd_user(int argc, char** argv);
 int cmd_stats(int argc, char** argv);
+// `xsup tls cert` and `xsup tls certChainHash` (supervisor/cli/tls_commands.cc).
+int cmd_tls(int argc, char** argv);
 
 }  // namespace xsup::supervisor::cli

@@ -227,6 +227,8 @@ int worker_main(int argc, char** argv) {
     dispatch::preload_assets(cfg);
     // TLS contexts read the system roots from disk.
     transport::tls::prepare(cfg);
+    // masterKeyLog files stay open for the worker's life (opened by prepare()).
+    for (int fd : transport::tls::key_log_fds()) keep.push_back(fd);
     std::uint8_t warm[16];
     if (RAND_bytes(warm, sizeof warm) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
     (void)core::Session::next_id();

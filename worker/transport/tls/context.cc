@@ -1,17 +1,22 @@
 #include "worker/transport/tls/context.h"
 
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <unistd.h>
 
 #include <asio/ip/address.hpp>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <vector>
 
 #include "shared/base/log.h"
+#include "shared/crypto/chain_hash.h"
 #include "worker/core/deadline.h"
 #include "worker/transport/tls/tls_stream.h"
 
@@ -66,6 +71,54 @@ std::vector<std::uint8_t> alpn_wire(const config::TlsConfig& tls) {
   return out;
 }
 
+// masterKeyLog: the files are opened by prepare(), before lockdown, and stay open for the
+// worker's life (a reload opens a file again only if it names a new one). The callback
+// appends one NSS key-log line with a single write(2): O_APPEND keeps lines of several
+// workers whole.
+std::map<std::string, int>& key_log_files() {
+  static std::map<std::string, int> files;
+  return files;
+}
+
+int key_log_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+void write_key_log(const SSL* ssl, const char* line) {
+  void* data = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), key_log_index());
+  if (data == nullptr) return;
+  const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(data)) - 1;
+  char buffer[512];
+  const std::size_t size = std::strlen(line);
+  if (size + 1 > sizeof buffer) return;  // NSS lines are about 200 bytes
+  std::memcpy(buffer, line, size);
+  buffer[size] = '\n';
+  [[maybe_unused]] ssize_t written = ::write(fd, buffer, size + 1);
+}
+
+void set_key_log(SSL_CTX* ctx, const config::TlsConfig& tls) {
+  if (tls.master_key_log.empty()) return;
+  auto& files = key_log_files();
+  auto found = files.find(tls.master_key_log);
+  if (found == files.end()) {
+    const int fd =
+        ::open(tls.master_key_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      throw std::runtime_error(tls.path + ".masterKeyLog: cannot open " + tls.master_key_log +
+                               ": " + std::strerror(errno));
+    }
+    found = files.emplace(tls.master_key_log, fd).first;
+    log::warning(0,
+                 "{}.masterKeyLog: TLS secrets are written to {}: anyone who reads it can "
+                 "decrypt this traffic",
+                 tls.path, tls.master_key_log);
+  }
+  SSL_CTX_set_ex_data(ctx, key_log_index(),
+                      reinterpret_cast<void*>(static_cast<std::intptr_t>(found->second) + 1));
+  SSL_CTX_set_keylog_callback(ctx, write_key_log);
+}
+
 // What every context of one tlsSettings shares: versions, ciphers, idle memory.
 CtxPtr new_context(const config::TlsConfig& tls, bool server) {
   CtxPtr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
@@ -87,6 +140,7 @@ CtxPtr new_context(const config::TlsConfig& tls, bool server) {
     fail(tls.path + ".cipherSuites", "refused");
   }
   if (!server) SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  set_key_log(ctx.get(), tls);
   return ctx;
 }
 
@@ -173,7 +227,44 @@ std::unique_ptr<ServerContexts> build_server(const config::TlsConfig& tls) {
   return out;
 }
 
-CtxPtr build_client(const config::TlsConfig& tls) {
+// enableSessionResumption: each outbound keeps the last session its server gave, and
+// offers it on the next connection (a ticket is used once under TLS 1.3, so the newest wins).
+struct SessionFree {
+  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+};
+using SessionPtr = std::unique_ptr<SSL_SESSION, SessionFree>;
+
+struct ClientContext {
+  CtxPtr ctx;
+  SessionPtr last_session;
+};
+
+int session_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int keep_session(SSL* ssl, SSL_SESSION* session) {
+  auto* client =
+      static_cast<ClientContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), session_index()));
+  if (client == nullptr) return 0;
+  client->last_session.reset(session);
+  return 1;  // the reference is ours
+}
+
+void add_verify_cas(SSL_CTX* ctx, const config::TlsConfig& tls) {
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  for (const auto& pem : tls.verify_cas) {
+    BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+      X509_STORE_add_cert(store, ca);  // takes its own reference
+      X509_free(ca);
+    }
+    ERR_clear_error();
+  }
+}
+
+CtxPtr build_client_ctx(const config::TlsConfig& tls) {
   CtxPtr ctx = new_context(tls, /*server=*/false);
   auto alpn = alpn_wire(tls);
   if (SSL_CTX_set_alpn_protos(ctx.get(), alpn.data(), static_cast<unsigned int>(alpn.size())) !=
@@ -185,6 +276,7 @@ CtxPtr build_client(const config::TlsConfig& tls) {
     return ctx;
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  add_verify_cas(ctx.get(), tls);
   if (!tls.disable_system_root) {
     // Read the bundle now, whole: a hashed directory would be read lazily, after lockdown.
     // SSL_CERT_FILE names another bundle, as for OpenSSL's own default paths.
@@ -199,9 +291,21 @@ CtxPtr build_client(const config::TlsConfig& tls) {
   return ctx;
 }
 
+std::unique_ptr<ClientContext> build_client(const config::TlsConfig& tls) {
+  auto client = std::make_unique<ClientContext>();
+  client->ctx = build_client_ctx(tls);
+  if (tls.enable_session_resumption) {
+    SSL_CTX_set_session_cache_mode(client->ctx.get(),
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_ex_data(client->ctx.get(), session_index(), client.get());
+    SSL_CTX_sess_set_new_cb(client->ctx.get(), keep_session);
+  }
+  return client;
+}
+
 struct Table {
   std::map<std::string, std::unique_ptr<ServerContexts>> servers;  // by inbound path
-  std::map<std::string, CtxPtr> clients;                           // by outbound path
+  std::map<std::string, std::unique_ptr<ClientContext>> clients;   // by outbound path
 };
 
 Table& table() {
@@ -232,6 +336,12 @@ core::awaitable<Expected<core::StreamPtr>> finish(std::unique_ptr<TlsStream> str
 }
 
 }  // namespace
+
+std::vector<int> key_log_fds() {
+  std::vector<int> out;
+  for (const auto& [path, fd] : key_log_files()) out.push_back(fd);
+  return out;
+}
 
 void prepare(const config::Config& config) {
   Table fresh;
@@ -278,9 +388,11 @@ core::awaitable<Expected<core::StreamPtr>> connect(std::unique_ptr<core::TcpStre
     co_return base::Error(base::Errc::kUnsupported, "no TLS context for this outbound");
   }
   const config::TlsConfig& tls = outbound.stream.tls;
-  SSL* ssl = SSL_new(found->second.get());
+  ClientContext& client = *found->second;
+  SSL* ssl = SSL_new(client.ctx.get());
   if (ssl == nullptr)
     co_return base::Error(base::Errc::kUnsupported, "cannot create a TLS connection");
+  if (client.last_session) SSL_set_session(ssl, client.last_session.get());
   auto stream = std::make_unique<TlsStream>(std::move(tcp), ssl);
   SSL_set_connect_state(ssl);
   std::string name = tls.server_name;
@@ -300,7 +412,28 @@ core::awaitable<Expected<core::StreamPtr>> connect(std::unique_ptr<core::TcpStre
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server.ip().to_string().c_str());
     }
   }
-  co_return co_await finish(std::move(stream), limit, conn);
+  auto done = co_await finish(std::move(stream), limit, conn);
+  if (done && !tls.pinned_chain_sha256.empty()) {
+    // pinnedPeerCertificateChainSha256: the chain as the server sent it, leaf first.
+    std::vector<std::vector<unsigned char>> ders;
+    STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+    for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
+      unsigned char* der = nullptr;
+      const int size = i2d_X509(sk_X509_value(chain, i), &der);
+      if (size <= 0) continue;
+      ders.emplace_back(der, der + size);
+      OPENSSL_free(der);
+    }
+    const std::string seen = crypto::chain_hash_base64(ders);
+    bool pinned = false;
+    for (const auto& pin : tls.pinned_chain_sha256) pinned = pinned || pin == seen;
+    if (!pinned) {
+      log::warning(conn, "TLS: the server's certificate chain is not pinned: its hash is {}", seen);
+      (*done)->close();
+      co_return base::Error(base::Errc::kAuthFailed, "peer certificate chain not pinned");
+    }
+  }
+  co_return done;
 }
 
 }  // namespace xsup::worker::transport::tls

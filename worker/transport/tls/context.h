@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "shared/base/error.h"
 #include "shared/config/model.h"
@@ -23,6 +24,9 @@ using base::Expected;
 // Builds the contexts of every TLS inbound and outbound of `config`, replacing any built
 // before. Throws std::runtime_error naming the JSON path on failure.
 void prepare(const config::Config& config);
+
+// The masterKeyLog files prepare() opened: lockdown must keep these descriptors open.
+std::vector<int> key_log_fds();
 
 // The server side of a TLS inbound: handshake within `limit`, then the TLS stream. A
 // failed handshake is logged with the session's id.

@@ -160,22 +160,22 @@ TEST(TlsConfig, BadValues) {
 TEST(TlsConfig, WhatIsNotImplementedIsRefused) {
   const std::string cert = inline_cert();
   const std::string prefix = "outbounds[0].streamSettings.tlsSettings.";
-  EXPECT_THAT(errors(outbound(R"({"fingerprint": "chrome", "masterKeyLog": "/tmp/k",
-      "pinnedPeerCertificateChainSha256": ["abc"], "curvePreferences": ["X25519"],
-      "enableSessionResumption": true, "echConfigList": "x"})")),
-              ElementsAre(prefix + "enableSessionResumption: not supported yet",
-                          prefix + "fingerprint: not supported yet",
-                          prefix + "masterKeyLog: not supported yet",
+  EXPECT_THAT(errors(outbound(R"({"fingerprint": "chrome",
+      "pinnedPeerCertificatePublicKeySha256": ["abc"], "curvePreferences": ["X25519"],
+      "echConfigList": "x"})")),
+              ElementsAre(prefix + "fingerprint: not supported yet",
                           prefix + "echConfigList: not supported yet",
-                          prefix + "pinnedPeerCertificateChainSha256: not supported yet",
+                          prefix + "pinnedPeerCertificatePublicKeySha256: not supported yet",
                           prefix + "curvePreferences: not supported yet"));
   // The defaults say nothing and pass.
   EXPECT_TRUE(outbound(R"({"fingerprint": "", "pinnedPeerCertificateChainSha256": [""],
       "enableSessionResumption": false, "disableSystemRoot": true})")
                   .ok());
-  EXPECT_THAT(errors(outbound(R"({"certificates": [{"usage": "verify",
-      "certificate": ["x"]}]})")),
-              ElementsAre(prefix + "certificates[0].usage: \"verify\" not supported yet"));
+  EXPECT_THAT(errors(inbound(R"({"certificates": [{"usage": "verify", "certificate": )" +
+                             std::string(kCert) + "}, " + cert + "]}")),
+              ElementsAre(std::string(kTls) +
+                          ".certificates: usage \"verify\" on an inbound (client certificates) "
+                          "not supported yet"));
   EXPECT_THAT(errors(inbound(R"({"certificates": [{"usage": "issue", "ocspStapling": 3600,
       "buildChain": true, "certificate": ["x"]}]})")),
               ElementsAre(std::string(kTls) + ".certificates[0].ocspStapling: not supported yet",
@@ -185,6 +185,30 @@ TEST(TlsConfig, WhatIsNotImplementedIsRefused) {
       "streamSettings": {"security": "reality"}}]})",
                                "test.json")),
               ElementsAre("inbounds[0].streamSettings.security: \"reality\" not supported yet"));
+}
+
+TEST(TlsConfig, ClientVerifyPinningResumptionAndKeyLog) {
+  const std::string prefix = "outbounds[0].streamSettings.tlsSettings.";
+  const std::string pin = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNERUY=";
+  LoadResult r = outbound(R"({"certificates": [{"usage": "verify", "certificate": )" +
+                          std::string(kCert) + R"(}], "disableSystemRoot": true,
+      "pinnedPeerCertificateChainSha256": [")" +
+                          pin + R"(", ""],
+      "enableSessionResumption": true, "masterKeyLog": "/tmp/keys.log"})");
+  ASSERT_TRUE(r.ok()) << errors(r).front();
+  const TlsConfig& tls = r.config.outbounds[0].stream.tls;
+  ASSERT_EQ(tls.verify_cas.size(), 1u);
+  EXPECT_THAT(tls.verify_cas[0], HasSubstr("BEGIN CERTIFICATE"));
+  EXPECT_TRUE(tls.certificates.empty());
+  EXPECT_THAT(tls.pinned_chain_sha256, ElementsAre(pin));
+  EXPECT_TRUE(tls.enable_session_resumption);
+  EXPECT_EQ(tls.master_key_log, "/tmp/keys.log");
+  EXPECT_THAT(errors(outbound(R"({"pinnedPeerCertificateChainSha256": ["abc"]})")),
+              ElementsAre(prefix + "pinnedPeerCertificateChainSha256: \"abc\" is not a base64 "
+                                   "SHA-256 hash"));
+  EXPECT_THAT(errors(outbound(R"({"certificates": [{"usage": "verify",
+      "certificate": ["x"]}]})")),
+              ElementsAre(prefix + "certificates[0]: no PEM certificate found"));
 }
 
 TEST(TlsConfig, OutboundNeedsNoCertificateAndWarnsWhenInsecure) {
