@@ -151,7 +151,8 @@ void build_certificate(const Value& value, TlsConfig& tls) {
   if (Value chain = cert.get("buildChain"); chain.as_bool().value_or(false)) {
     chain.not_supported();
   }
-  if (usage.as_string().value_or("") == "issue") {
+  if (const std::string u = usage.as_string().value_or("");
+      !u.empty() && u != "encipherment" && u != "verify") {
     cert.ignore_rest();  // refused above: its certificate is not needed
     return;
   }
