@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-
 #include "shared/config/builders.h"
 #include "shared/crypto/uuid.h"
 

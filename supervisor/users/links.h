@@ -45,8 +45,8 @@ struct LinkUser {
 // e.g. dokodemo-door, or a user without the credential the protocol needs).
 // Shadowsocks: the key is `user.password` (behind the iPSK for a multi-user 2022 inbound,
 // one with a `clients` or `users` array), else settings.password; the method is that of the
-// client with this email, else settings.method, else the first client's. A SOCKS/HTTP user name is the `user` of the
-// account with this email, else the email.
+// client with this email, else settings.method, else the first client's.
+// A SOCKS/HTTP user name is the `user` of the account with this email, else the email.
 base::Expected<std::string> share_link(const nlohmann::json& inbound, const LinkUser& user,
                                        const std::string& host);
 
